@@ -1,0 +1,95 @@
+"""Read the model's [n] markers and tie each one to an exact span of an original article."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from rag.retrieval import Passage
+from rag.schemas import Citation
+
+# [1], [1, 2], [1][2], [1-2] and the like.
+_MARKER_RE = re.compile(r"\[\s*(\d+(?:\s*(?:,|;|-|–|and)\s*\d+)*)\s*\]")
+_ABSTAIN_RE = re.compile(
+    r"(articles?|passages?|sources?|texts?)\s+(do not|don't|does not|doesn't|did not)\s+"
+    r"(say|mention|contain|state|specify|provide|include|answer|indicate)"
+    r"|\bnot (mentioned|stated|specified|provided|included) in the (articles?|passages?|sources?)"
+    r"|\bI (do not|don't) know\b|\bno information\b|\bcannot (answer|determine)\b",
+    re.IGNORECASE,
+)
+
+
+# A sentence ends at . ! ? (after closing quotes) plus any markers that follow it, when the next
+# thing starts a new sentence; common abbreviations are not ends.
+_ANSWER_SENTENCE_RE = re.compile(
+    r"\S.*?(?:(?<!\bMr)(?<!\bMrs)(?<!\bMs)(?<!\bDr)(?<!\bSt)(?<!\b[A-Z])[.!?]"
+    r"[\"”’)]*(?:\s*\[\d+\])*(?=\s+[A-Z\"“(]|\s*$)|$)",
+    re.DOTALL,
+)
+_ANY_MARKER_RE = re.compile(r"\[\d+\]")
+
+
+def strip_markers(text: str) -> str:
+    return _ANY_MARKER_RE.sub("", text)
+
+
+def answer_sentences(answer: str) -> list[str]:
+    """Sentences of an answer, each keeping the [n] markers that close it."""
+    found = [m.group(0).strip() for m in _ANSWER_SENTENCE_RE.finditer(answer.strip())]
+    return [s for s in found if strip_markers(s).strip(" .")]
+
+
+def _expand(group: str) -> list[int]:
+    numbers: list[int] = []
+    for part in re.split(r"\s*(?:,|;|and)\s*", group):
+        if re.fullmatch(r"\d+\s*[-–]\s*\d+", part):
+            a, b = (int(x) for x in re.split(r"[-–]", part))
+            numbers.extend(range(a, b + 1) if 0 < b - a < 10 else [a, b])
+        elif part.strip().isdigit():
+            numbers.append(int(part))
+    return numbers
+
+
+def normalise_markers(answer: str, n_passages: int) -> tuple[str, list[int]]:
+    """Rewrite markers as [1][2], drop numbers with no passage; returns text and cited order."""
+    cited: list[int] = []
+
+    def replace(m: re.Match[str]) -> str:
+        valid = [n for n in _expand(m.group(1)) if 1 <= n <= n_passages]
+        for n in valid:
+            if n not in cited:
+                cited.append(n)
+        return "".join(f"[{n}]" for n in dict.fromkeys(valid))
+
+    text = _MARKER_RE.sub(replace, answer)
+    text = re.sub(r"[ \t]+([.,;:!?])", r"\1", text)
+    text = re.sub(r"[ \t]{2,}", " ", text).strip()
+    return text, cited
+
+
+def is_abstention(answer: str) -> bool:
+    return bool(_ABSTAIN_RE.search(answer))
+
+
+def build_citations(
+    cited: list[int], passages: list[Passage], document_text: Callable[[str], str]
+) -> list[Citation]:
+    citations: list[Citation] = []
+    for n in cited:
+        p = passages[n - 1]
+        text = document_text(p.document.doc_id)
+        citations.append(
+            Citation(
+                n=n,
+                doc_id=p.document.doc_id,
+                source_file=p.document.source_file,
+                title=p.document.title,
+                outlet=p.document.outlet,
+                chunk_id=p.chunk.chunk_id,
+                start=p.chunk.start,
+                end=p.chunk.end,
+                quote=text[p.chunk.start : p.chunk.end],
+                score=round(p.score, 6),
+            )
+        )
+    return citations

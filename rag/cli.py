@@ -1,0 +1,205 @@
+"""`newsdesk` command line: ingest, ask, serve, models.
+
+Every failure a user can cause or fix prints one line on stderr and exits non-zero; tracebacks
+are for bugs only.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from rag.config import Settings, get_settings
+from rag.errors import BadQuestion, NewsdeskError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Offline question answering over news articles, with citations you can check.",
+)
+err = Console(stderr=True)
+out = Console()
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+DataDir = Annotated[
+    Path | None, typer.Option("--data-dir", help="Store location [env NEWSDESK_DATA_DIR].")
+]
+ModelOpt = Annotated[
+    str | None,
+    typer.Option("--model", "-m", help="Preset name or .gguf path [env NEWSDESK_MODEL]."),
+]
+
+
+def friendly_errors(func: F) -> F:
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except BadQuestion as exc:
+            err.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
+            raise typer.Exit(2) from None
+        except NewsdeskError as exc:
+            err.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
+            raise typer.Exit(1) from None
+        except KeyboardInterrupt:
+            err.print("interrupted")
+            raise typer.Exit(130) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _settings(data_dir: Path | None = None, model: str | None = None, **kw: Any) -> Settings:
+    return get_settings(data_dir=data_dir, model=model, **kw)
+
+
+@app.command()
+@friendly_errors
+def ingest(
+    paths: Annotated[
+        list[Path] | None, typer.Argument(help="Files or folders (default: the built-in seeds).")
+    ] = None,
+    data_dir: DataDir = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Add or update articles (.txt/.md); unchanged files are skipped, removed ones deleted."""
+    from rag.engine import Engine
+
+    from rag.loading import find_article_files
+
+    settings = _settings(data_dir)
+    targets = list(paths) if paths else [settings.seeds_dir]
+    find_article_files(targets)  # bad paths fail here, before any model loads
+    engine = Engine(settings, show_progress=not quiet)
+    report = engine.ingest(targets)
+    err.print(f"ingest: {report.summary()}; store has {engine.store.count_chunks()} chunks")
+
+
+@app.command()
+@friendly_errors
+def ask(
+    question: Annotated[str, typer.Argument(help="The question, in quotes.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    model: ModelOpt = None,
+    data_dir: DataDir = None,
+    doc: Annotated[
+        list[str] | None, typer.Option("--doc", help="Only search this doc_id (repeatable).")
+    ] = None,
+) -> None:
+    """Answer a question from the ingested articles, citing the passages used."""
+    from rag.engine import Engine
+
+    engine = Engine(_settings(data_dir, model), show_progress=sys.stderr.isatty())
+    engine.check_question(question)
+    answer = engine.ask(question, doc_ids=doc)
+    if as_json:
+        sys.stdout.write(answer.model_dump_json() + "\n")
+        return
+    out.print(escape(answer.answer))
+    if answer.citations:
+        out.print()
+        out.print("[bold]Sources[/bold]")
+        for c in answer.citations:
+            quote = " ".join(c.quote.split())
+            if len(quote) > 160:
+                quote = quote[:157] + "…"
+            out.print(
+                f"[{c.n}] {escape(c.outlet or 'unknown outlet')} — {escape(c.title)} "
+                f"[dim]({escape(c.source_file)}, chars {c.start}–{c.end})[/dim]"
+            )
+            out.print(f"    [dim]“{escape(quote)}”[/dim]")
+    t = answer.timings
+    err.print(
+        f"[dim]{answer.model} · retrieve {t.retrieve_ms:.0f} ms · generate "
+        f"{t.generate_ms / 1000:.1f} s · total {t.total_ms / 1000:.1f} s[/dim]"
+    )
+
+
+@app.command()
+@friendly_errors
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address [env NEWSDESK_HOST].")] = None,
+    port: Annotated[int | None, typer.Option(help="Port [env NEWSDESK_PORT].")] = None,
+    model: ModelOpt = None,
+    data_dir: DataDir = None,
+    ingest_seeds: Annotated[
+        bool, typer.Option(help="Ingest the built-in seeds first (skipped when unchanged).")
+    ] = True,
+) -> None:
+    """Serve the HTTP API (POST /v1/ask); loads the model before accepting requests."""
+    import uvicorn
+
+    from api.app import create_app
+    from rag.engine import Engine
+
+    settings = _settings(data_dir, model, host=host, port=port)
+    engine = Engine(settings, show_progress=True)
+    if ingest_seeds:
+        report = engine.ingest([settings.seeds_dir])
+        err.print(f"seeds: {report.summary()}")
+    engine.ensure_corpus()
+    err.print(f"loading model {settings.model} …")
+    engine.warm_up()
+    err.print(f"newsdesk ready on http://{settings.host}:{settings.port} (POST /v1/ask)")
+    uvicorn.run(create_app(engine=engine), host=settings.host, port=settings.port)
+
+
+@app.command()
+@friendly_errors
+def models(
+    prepare: Annotated[
+        str | None, typer.Option(help="Assemble and verify this preset now.")
+    ] = None,
+) -> None:
+    """List model presets and whether each is ready; assemble one with --prepare."""
+    from rag.model_files import PRESETS, resolve_model
+
+    settings = get_settings()
+    if prepare:
+        path = resolve_model(prepare, settings.cache_dir, show_progress=True)
+        out.print(f"{prepare}: ready at {path}", soft_wrap=True)
+        return
+    for name, preset in PRESETS.items():
+        target = settings.cache_dir / preset.filename
+        state = "assembled" if target.exists() else "not assembled"
+        default = " (default)" if name == settings.model else ""
+        out.print(f"{name}{default}: {preset.size / 1e9:.2f} GB, {state} — {target}", soft_wrap=True)
+
+
+@app.command(name="eval")
+@friendly_errors
+def eval_cmd(
+    subset: Annotated[
+        int | None, typer.Option(help="Only N questions, spread across categories.")
+    ] = None,
+    fast: Annotated[bool, typer.Option("--fast", help="The fast regression subset.")] = False,
+    model: ModelOpt = None,
+    compare_baseline: Annotated[
+        bool, typer.Option("--compare-baseline", help="Score the naive pipeline too.")
+    ] = False,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Report folder (default eval/reports).")
+    ] = None,
+) -> None:
+    """Score the golden questions offline; writes JSON, markdown and a PNG chart."""
+    from eval.harness import run_cli_eval
+
+    settings = _settings(model=model)
+    report, base = run_cli_eval(settings, subset=subset, fast=fast,
+                                compare_baseline=compare_baseline, out_dir=out_dir, console=err)
+    out.print(f"report: {base}.md / .json / .png")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,67 @@
+"""One settings object for the whole service.
+
+Values come from `NEWSDESK_*` environment variables (or a `.env` file); CLI flags override them by
+building a copy with `settings.model_copy(update=...)`. Nothing here loads a model.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "newsdesk"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="NEWSDESK_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(Path("data"), description="Chroma store and document database.")
+    seeds_dir: Path = Field(PROJECT_ROOT / "seeds", description="The built-in corpus.")
+    prompts_dir: Path = Field(PROJECT_ROOT / "prompts", description="Prompt templates.")
+    cache_dir: Path = Field(default_factory=_default_cache_dir, description="Assembled GGUF files.")
+
+    model: str = Field("qwen2.5-coder-1.5b", description="Preset name or path to a .gguf file.")
+    n_ctx: int = 4096
+    n_threads: int = Field(0, description="0 = one per physical core.")
+    max_tokens: int = 256
+
+    embed_model_dir: Path | None = Field(None, description="sentence-transformers folder.")
+    embed_batch_size: int = 32
+
+    chunk_min_words: int = 60
+    chunk_max_words: int = 120
+    chunk_overlap_sentences: int = 1
+
+    top_k: int = Field(4, description="Passages handed to the model.")
+    retrieval_mode: Literal["dense", "lexical", "hybrid"] = "dense"
+    min_relevance: float = Field(
+        0.25, description="Below this best dense similarity the service abstains."
+    )
+
+    max_question_chars: int = 2000
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    @property
+    def chroma_dir(self) -> Path:
+        return self.data_dir / "chroma"
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / "documents.sqlite3"
+
+
+def get_settings(**overrides: object) -> Settings:
+    """Settings from the environment with explicit (non-None) overrides applied."""
+    settings = Settings()
+    clean = {k: v for k, v in overrides.items() if v is not None}
+    return settings.model_copy(update=clean) if clean else settings

@@ -1,0 +1,174 @@
+"""The engine behind every way in (HTTP, CLI, evaluation): one object per process.
+
+Heavy parts (store, embedder, llama.cpp model) load on first use and are then reused; nothing
+loads at import time, so `import rag` stays cheap and tests can build engines on temp dirs.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from functools import cached_property
+from pathlib import Path
+
+from rag.citations import build_citations, is_abstention, normalise_markers
+from rag.config import Settings
+from rag.embedding import Embedder
+from rag.errors import BadQuestion, EmptyStore
+from rag.generation import Generator
+from rag.ingest import IngestReport, ingest_paths
+from rag.model_files import PRESETS, resolve_model
+from rag.prompts import PromptSet
+from rag.retrieval import Passage, RetrievalResult, retrieve
+from rag.schemas import Answer, Timings
+from rag.store import Store
+
+ABSTAIN_TEXT = "The articles don't say."
+
+
+class Engine:
+    def __init__(self, settings: Settings, show_progress: bool = False) -> None:
+        self.settings = settings
+        self.show_progress = show_progress
+        self._load_lock = threading.Lock()
+
+    # ---- components, loaded once --------------------------------------------------------------
+
+    @cached_property
+    def store(self) -> Store:
+        return Store(self.settings.data_dir)
+
+    @cached_property
+    def embedder(self) -> Embedder:
+        return Embedder(self.settings.embed_model_dir, batch_size=self.settings.embed_batch_size)
+
+    @cached_property
+    def prompts(self) -> PromptSet:
+        return PromptSet.load(self.settings.prompts_dir)
+
+    @property
+    def generator(self) -> Generator:
+        # cached_property is not thread-safe; two first requests must not load two models.
+        with self._load_lock:
+            if "_generator" not in self.__dict__:
+                path = resolve_model(
+                    self.settings.model, self.settings.cache_dir, show_progress=self.show_progress
+                )
+                self.__dict__["_generator"] = Generator(
+                    path, n_ctx=self.settings.n_ctx, n_threads=self.settings.n_threads
+                )
+            return self.__dict__["_generator"]
+
+    @property
+    def model_name(self) -> str:
+        model = self.settings.model
+        return model if model in PRESETS else Path(model).name
+
+    def warm_up(self) -> None:
+        """Load everything and evaluate the fixed system prompt once, so its KV is cached."""
+        _ = self.store, self.embedder, self.prompts
+        self.embedder.encode_one("warm up")
+        self.generator.chat(self.prompts.messages("Say OK.", []), max_tokens=1)
+
+    # ---- operations -----------------------------------------------------------------------------
+
+    def ingest(self, paths: list[Path]) -> IngestReport:
+        return ingest_paths(
+            paths, self.store, self.embedder, self.settings, show_progress=self.show_progress
+        )
+
+    def check_question(self, question: str) -> str:
+        q = question.strip()
+        if not q:
+            raise BadQuestion("the question is empty: ask something about the articles")
+        if len(question) > self.settings.max_question_chars:
+            raise BadQuestion(
+                f"the question is {len(question)} characters long; the limit is "
+                f"{self.settings.max_question_chars}"
+            )
+        return q
+
+    def ensure_corpus(self) -> None:
+        if self.store.count_chunks() == 0:
+            raise EmptyStore(
+                f"no articles in the store at {self.settings.data_dir}: run "
+                "`newsdesk ingest seeds/` (or `newsdesk ingest PATH...`) first"
+            )
+
+    def retrieve(self, question: str, doc_ids: list[str] | None = None) -> RetrievalResult:
+        return retrieve(
+            question,
+            self.store,
+            self.embedder,
+            k=self.settings.top_k,
+            mode=self.settings.retrieval_mode,
+            doc_ids=doc_ids,
+        )
+
+    def render_passages(self, passages: list[Passage]) -> list[str]:
+        return [
+            self.prompts.render_passage(
+                i, p.document.outlet, p.document.title, p.chunk.text
+            )
+            for i, p in enumerate(passages, start=1)
+        ]
+
+    def ask(self, question: str, doc_ids: list[str] | None = None) -> Answer:
+        started = time.perf_counter()
+        q = self.check_question(question)
+        self.ensure_corpus()
+        result = self.retrieve(q, doc_ids)
+        retrieved = time.perf_counter()
+        passages = result.passages
+
+        if not passages or result.best_dense < self.settings.min_relevance:
+            return self._abstain(question, "no_relevant_passages", result, started, retrieved)
+
+        messages = self.prompts.messages(q, self.render_passages(passages))
+        generation = self.generator.chat(messages, max_tokens=self.settings.max_tokens)
+        generated = time.perf_counter()
+
+        text, cited = normalise_markers(generation.text, len(passages))
+        if not text or is_abstention(text):
+            return self._abstain(
+                question, "model_declined", result, started, retrieved, generated
+            )
+        citations = build_citations(cited, passages, self.store.document_text)
+        return Answer(
+            question=question,
+            answer=text,
+            answerable=True,
+            citations=citations,
+            timings=_timings(started, retrieved, generated),
+            model=self.model_name,
+            best_score=round(result.best_dense, 6),
+        )
+
+    def _abstain(
+        self,
+        question: str,
+        reason: str,
+        result: RetrievalResult,
+        started: float,
+        retrieved: float,
+        generated: float | None = None,
+    ) -> Answer:
+        return Answer(
+            question=question,
+            answer=ABSTAIN_TEXT,
+            answerable=False,
+            citations=[],
+            timings=_timings(started, retrieved, generated or retrieved),
+            model=self.model_name,
+            abstain_reason=reason,  # type: ignore[arg-type]
+            best_score=round(result.best_dense, 6),
+        )
+
+
+def _timings(started: float, retrieved: float, generated: float) -> Timings:
+    now = time.perf_counter()
+    return Timings(
+        retrieve_ms=round((retrieved - started) * 1000, 2),
+        generate_ms=round((generated - retrieved) * 1000, 2),
+        total_ms=round((now - started) * 1000, 2),
+    )

@@ -1,0 +1,123 @@
+"""The one guarded place where llama.cpp runs.
+
+A `Llama` object is not thread-safe, so every call holds the generator's lock for the whole
+generation (streams included), as llama-cpp-python's own server does. Greedy decoding
+(temperature 0) keeps answers repeatable for tests and evaluation.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from rag.errors import ModelError
+
+
+def physical_cores() -> int:
+    """Physical cores: llama.cpp gains nothing from hyper-threads and loses to contention."""
+    try:
+        pairs = set()
+        phys = core = None
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("physical id"):
+                    phys = line.split(":")[1].strip()
+                elif line.startswith("core id"):
+                    core = line.split(":")[1].strip()
+                    pairs.add((phys, core))
+        if pairs:
+            usable = len(os.sched_getaffinity(0))
+            return max(1, min(len(pairs), usable))
+    except OSError:
+        pass
+    return max(1, os.cpu_count() or 1)
+
+
+@dataclass
+class Generation:
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+    seconds: float
+
+
+class Generator:
+    def __init__(self, model_path: Path, n_ctx: int = 4096, n_threads: int = 0) -> None:
+        try:
+            from llama_cpp import Llama
+        except ImportError as exc:  # pragma: no cover - install problem
+            raise ModelError("llama-cpp-python is not installed: run `make setup`") from exc
+        threads = n_threads or physical_cores()
+        try:
+            self._llm = Llama(
+                model_path=str(model_path),
+                n_ctx=n_ctx,
+                n_threads=threads,
+                n_threads_batch=threads,
+                n_batch=512,
+                seed=0,
+                verbose=False,
+            )
+        except (ValueError, RuntimeError, OSError) as exc:
+            raise ModelError(
+                f"llama.cpp could not load {model_path}: {exc}. Is it a complete GGUF file?"
+            ) from exc
+        self.model_path = Path(model_path)
+        self.name = self.model_path.stem
+        self.n_ctx = n_ctx
+        self._lock = threading.Lock()
+
+    def count_tokens(self, text: str) -> int:
+        with self._lock:
+            return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+
+    def chat(self, messages: list[dict[str, str]], max_tokens: int = 256) -> Generation:
+        started = time.perf_counter()
+        with self._lock:
+            result = self._llm.create_chat_completion(
+                messages=messages,  # type: ignore[arg-type]
+                temperature=0.0,
+                top_k=1,
+                max_tokens=max_tokens,
+                seed=0,
+            )
+        usage = result.get("usage", {})  # type: ignore[union-attr]
+        return Generation(
+            text=result["choices"][0]["message"]["content"] or "",  # type: ignore[index]
+            prompt_tokens=int(usage.get("prompt_tokens", 0)),
+            completion_tokens=int(usage.get("completion_tokens", 0)),
+            seconds=time.perf_counter() - started,
+        )
+
+    def stream(
+        self,
+        messages: list[dict[str, str]],
+        max_tokens: int = 256,
+        cancel: threading.Event | None = None,
+    ) -> Iterator[str]:
+        """Yield text pieces as they are decoded; setting `cancel` stops generation early."""
+        with self._lock:
+            chunks = self._llm.create_chat_completion(
+                messages=messages,  # type: ignore[arg-type]
+                temperature=0.0,
+                top_k=1,
+                max_tokens=max_tokens,
+                seed=0,
+                stream=True,
+            )
+            try:
+                for chunk in chunks:
+                    if cancel is not None and cancel.is_set():
+                        break
+                    delta = chunk["choices"][0].get("delta", {})  # type: ignore[index]
+                    piece = delta.get("content")
+                    if piece:
+                        yield piece
+            finally:
+                with contextlib.suppress(Exception):
+                    chunks.close()  # type: ignore[union-attr]

@@ -1,0 +1,167 @@
+"""Read an article file and find the parts of it worth indexing.
+
+Nothing is rewritten: the article keeps its original text, and cleaning only decides which spans of
+that text are body. Every later offset (chunks, citations, quotes) therefore points into the file
+as the user has it, so `text[start:end]` always shows the exact passage.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rag.errors import NewsdeskError
+
+SUPPORTED_SUFFIXES = (".txt", ".md")
+
+_SOURCE_RE = re.compile(r"^\s*source\s*:\s*(?P<outlet>.+?)\s*$", re.IGNORECASE)
+_READ_FULL_RE = re.compile(
+    r"^\s*read the full (?:article|story)(?: from (?:the )?(?P<outlet>.+?))?(?: here)?\s*[:.]?"
+    r"(?:\s*read more)?\s*$",
+    re.IGNORECASE,
+)
+_BOILERPLATE_RE = re.compile(
+    r"^\s*(?:read more|click here.*|share this.*|advertisement|sign up.*newsletter.*)\s*$",
+    re.IGNORECASE,
+)
+_SENTENCE_END = ('.', '!', '?', '"', "”", "’", "'", ")", ":")
+
+
+@dataclass(frozen=True)
+class Span:
+    start: int
+    end: int
+
+
+@dataclass
+class Article:
+    doc_id: str
+    source_file: str
+    text: str
+    title: str
+    outlet: str | None
+    body: list[Span] = field(default_factory=list)
+    headline: Span | None = None
+
+    @property
+    def content_hash(self) -> str:
+        return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
+
+
+def _lines_with_offsets(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each line's content, end excluding the line break."""
+    spans: list[tuple[int, int]] = []
+    pos = 0
+    for raw in text.splitlines(keepends=True):
+        content = raw.rstrip("\r\n")
+        spans.append((pos, pos + len(content)))
+        pos += len(raw)
+    return spans
+
+
+def _strip_span(text: str, start: int, end: int) -> tuple[int, int]:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
+
+
+def _looks_like_headline(line: str) -> bool:
+    words = line.split()
+    return 0 < len(words) <= 20 and len(line) <= 160 and not line.rstrip().endswith(_SENTENCE_END)
+
+
+def _is_trailing_junk(line: str) -> bool:
+    """Stray fragments after the story such as `SMS/` (short, no sentence, no real words)."""
+    return len(line) <= 12 and not line.endswith(_SENTENCE_END) and len(line.split()) <= 2
+
+
+def parse_article(text: str, doc_id: str, source_file: str) -> Article:
+    """Split raw article text into headline, outlet and body spans; offsets stay original."""
+    lines = []
+    for start, end in _lines_with_offsets(text):
+        s, e = _strip_span(text, start, end)
+        if s < e:
+            lines.append(Span(s, e))
+
+    outlet: str | None = None
+    body: list[Span] = []
+    for span in lines:
+        line = text[span.start : span.end]
+        if m := _SOURCE_RE.match(line):
+            outlet = outlet or m.group("outlet")
+            continue
+        if m := _READ_FULL_RE.match(line):
+            if m.group("outlet") and not outlet:
+                outlet = m.group("outlet").strip()
+            continue
+        if _BOILERPLATE_RE.match(line):
+            continue
+        body.append(span)
+
+    while body and _is_trailing_junk(text[body[-1].start : body[-1].end]):
+        body.pop()
+
+    headline: Span | None = None
+    if len(body) > 1 and _looks_like_headline(text[body[0].start : body[0].end]):
+        headline = body.pop(0)
+
+    if headline is not None:
+        title = text[headline.start : headline.end]
+    elif body:
+        first = text[body[0].start : body[0].end]
+        title = first if len(first) <= 90 else first[:90].rsplit(" ", 1)[0] + "…"
+    else:
+        title = doc_id
+    return Article(
+        doc_id=doc_id,
+        source_file=source_file,
+        text=text,
+        title=title,
+        outlet=outlet,
+        body=body,
+        headline=headline,
+    )
+
+
+def read_text_file(path: Path) -> str:
+    """Decode as UTF-8 (BOM tolerated) keeping line endings, so offsets match the file."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise NewsdeskError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        # Old newsroom exports are often Windows-1252; better than refusing the file.
+        return data.decode("cp1252", errors="replace")
+
+
+def load_article(path: Path) -> Article:
+    text = read_text_file(path)
+    return parse_article(text, doc_id=path.stem, source_file=path.name)
+
+
+def find_article_files(paths: list[Path]) -> list[Path]:
+    """Expand directories into their supported files, sorted for a stable ingest order."""
+    found: list[Path] = []
+    for path in paths:
+        if not path.exists():
+            raise NewsdeskError(f"no such file or directory: {path}")
+        if path.is_dir():
+            found.extend(
+                p for p in sorted(path.rglob("*"))
+                if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES
+                and not any(part.startswith(".") for part in p.relative_to(path).parts)
+            )
+        elif path.suffix.lower() in SUPPORTED_SUFFIXES:
+            found.append(path)
+        else:
+            raise NewsdeskError(
+                f"unsupported file type {path.suffix or '(none)'} for {path}: "
+                f"use {', '.join(SUPPORTED_SUFFIXES)}"
+            )
+    return found

@@ -1,0 +1,54 @@
+"""The answer contract shared by the CLI (`ask --json`), the HTTP API and the evaluator.
+
+Later versions may add fields; existing ones are never renamed.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field, field_validator
+
+AbstainReason = Literal["no_relevant_passages", "unsupported_answer", "model_declined"]
+
+
+class Citation(BaseModel):
+    n: int = Field(description="The marker number used in the answer text, e.g. 1 for [1].")
+    doc_id: str
+    source_file: str
+    title: str
+    outlet: str | None
+    chunk_id: str
+    start: int = Field(description="Character offset into the original article text.")
+    end: int
+    quote: str = Field(description="Exactly original_text[start:end].")
+    score: float = Field(description="Retrieval score of the cited passage.")
+
+
+class Timings(BaseModel):
+    retrieve_ms: float
+    generate_ms: float
+    total_ms: float
+
+
+class Answer(BaseModel):
+    question: str
+    answer: str = Field(description="Answer text with inline [n] citation markers.")
+    answerable: bool
+    citations: list[Citation]
+    timings: Timings
+    model: str
+    abstain_reason: AbstainReason | None = None
+    best_score: float | None = Field(None, description="Best retrieval score for the question.")
+
+
+class AskRequest(BaseModel):
+    question: str = Field(min_length=1, max_length=2000, examples=["Which countries refused troops?"])
+    doc_ids: list[str] | None = Field(None, description="Only search these documents.")
+
+    @field_validator("question")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("question must not be empty")
+        return value

@@ -1,0 +1,34 @@
+"""Shared fixtures: real parts only (Chroma on disk, the MiniLM embedder, the default GGUF)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rag.config import PROJECT_ROOT, Settings
+from rag.engine import Engine
+
+SEEDS = PROJECT_ROOT / "seeds"
+
+
+@pytest.fixture(scope="session")
+def embedder():
+    from rag.embedding import Embedder
+
+    return Embedder()
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(data_dir=tmp_path / "data")
+
+
+@pytest.fixture(scope="session")
+def seeded_engine(tmp_path_factory: pytest.TempPathFactory, embedder) -> Engine:
+    """One engine over the seeds with the real default model, shared by end-to-end tests."""
+    settings = Settings(data_dir=tmp_path_factory.mktemp("seeded") / "data")
+    engine = Engine(settings)
+    engine.__dict__["embedder"] = embedder
+    engine.ingest([SEEDS])
+    return engine

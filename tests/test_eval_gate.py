@@ -1,0 +1,32 @@
+"""Regression gate: the fast golden subset through the real engine and model must stay above
+these floors. Raise them as quality improves; never lower one to make a change pass."""
+
+import pytest
+
+from eval.baseline import NewsdeskSystem
+from eval.runner import evaluate, fast_subset_ids, load_golden, select
+
+pytestmark = pytest.mark.slow
+
+FLOORS = {
+    "recall_at_5": 0.90,
+    "answer_presence": 0.60,
+    "abstention": 0.75,
+    "citation_format": 0.80,
+    "cited_doc_precision": 0.80,
+}
+CEILINGS = {"false_refusal": 0.25}
+
+
+def test_fast_subset_meets_floors(seeded_engine, tmp_path):
+    questions = select(load_golden(), ids=fast_subset_ids())
+    assert len(questions) >= 12 and sum(not q.answerable for q in questions) >= 3
+    report = evaluate([NewsdeskSystem(seeded_engine)], questions, seeded_engine.model_name,
+                      out_dir=tmp_path, show_progress=False)
+    result = report["systems"]["newsdesk"]
+    metrics = {k: v["mean"] for k, v in result["metrics"].items()}
+    assert result["crashes"] == 0
+    failures = [f"{k}={metrics[k]:.2f} < {v}" for k, v in FLOORS.items() if metrics[k] < v]
+    failures += [f"{k}={metrics[k]:.2f} > {v}" for k, v in CEILINGS.items() if metrics[k] > v]
+    assert not failures, failures
+    assert (tmp_path.glob("*.md")) and list(tmp_path.glob("*.json"))

@@ -1,0 +1,88 @@
+"""Ingest against the real Chroma store and the real MiniLM embedder."""
+
+import shutil
+from pathlib import Path
+
+from rag.config import Settings
+from rag.engine import Engine
+
+SEEDS = Path(__file__).resolve().parent.parent / "seeds"
+
+
+def make_engine(tmp_path: Path, embedder) -> Engine:
+    engine = Engine(Settings(data_dir=tmp_path / "data"))
+    engine.__dict__["embedder"] = embedder
+    return engine
+
+
+def test_ingest_is_idempotent_and_tracks_changes(tmp_path, embedder):
+    corpus = tmp_path / "corpus"
+    shutil.copytree(SEEDS, corpus)
+    engine = make_engine(tmp_path, embedder)
+
+    first = engine.ingest([corpus])
+    assert len(first.added) == 5 and not first.updated
+    n_chunks = engine.store.count_chunks()
+    assert n_chunks == engine.store.count_vectors() > 5
+
+    again = engine.ingest([corpus])
+    assert len(again.unchanged) == 5 and again.chunks_written == 0
+    assert engine.store.count_chunks() == engine.store.count_vectors() == n_chunks
+
+    # A changed file replaces its old chunks; nothing of the old version survives.
+    changed = corpus / "004_284b451b6441a053.txt"
+    changed.write_text(
+        "Totally New Headline About Fish\n"
+        "Fishermen in Cornwall reported a record mackerel catch on Tuesday, officials said. "
+        "The catch was worth an estimated four million pounds.\nSource: Test Wire\n",
+        encoding="utf-8",
+    )
+    third = engine.ingest([corpus])
+    assert third.updated == ["004_284b451b6441a053"]
+    doc = engine.store.get_document("004_284b451b6441a053")
+    assert doc.title == "Totally New Headline About Fish" and doc.outlet == "Test Wire"
+    assert engine.store.count_chunks() == engine.store.count_vectors()
+    hits = engine.store.lexical_search("coalition willing", 50, ["004_284b451b6441a053"])
+    assert hits == []
+    vec = embedder.encode_one("mackerel catch in Cornwall")
+    assert engine.store.dense_search(vec, 1)[0].chunk.doc_id == "004_284b451b6441a053"
+
+    # A file removed from the folder takes its chunks with it.
+    (corpus / "003_bd8b585c81707f01.txt").unlink()
+    fourth = engine.ingest([corpus])
+    assert fourth.deleted == ["003_bd8b585c81707f01"]
+    assert engine.store.get_document("003_bd8b585c81707f01") is None
+    assert engine.store.lexical_search("Hegseth", 10) == []
+    assert engine.store.count_chunks() == engine.store.count_vectors()
+
+
+def test_store_persists_across_processes(tmp_path, embedder):
+    engine = make_engine(tmp_path, embedder)
+    engine.ingest([SEEDS / "000_0ab7ffefb9095089.txt"])
+    count = engine.store.count_chunks()
+    reopened = make_engine(tmp_path, embedder)
+    assert reopened.store.count_vectors() == count
+    assert reopened.ingest([SEEDS / "000_0ab7ffefb9095089.txt"]).unchanged
+
+
+def test_chunk_quotes_round_trip_from_store(tmp_path, embedder):
+    engine = make_engine(tmp_path, embedder)
+    engine.ingest([SEEDS])
+    for doc in engine.store.list_documents():
+        raw = (SEEDS / doc.source_file).read_text(encoding="utf-8")
+        assert engine.store.document_text(doc.doc_id) == raw
+    vec = embedder.encode_one("Which countries refused to send troops?")
+    for hit in engine.store.dense_search(vec, 10):
+        raw = (SEEDS / f"{hit.chunk.doc_id}.txt").read_text(encoding="utf-8")
+        assert raw[hit.chunk.start : hit.chunk.end].startswith(hit.chunk.text.split()[0])
+
+
+def test_changing_chunk_settings_reindexes(tmp_path, embedder):
+    engine = make_engine(tmp_path, embedder)
+    engine.ingest([SEEDS / "002_e7c760b7ca99449a.txt"])
+    before = engine.store.count_chunks()
+    smaller = Engine(Settings(data_dir=tmp_path / "data", chunk_max_words=80))
+    smaller.__dict__["embedder"] = embedder
+    report = smaller.ingest([SEEDS / "002_e7c760b7ca99449a.txt"])
+    assert report.updated == ["002_e7c760b7ca99449a"]
+    assert smaller.store.count_chunks() > before

@@ -1,0 +1,93 @@
+from pathlib import Path
+
+import pytest
+
+from rag.errors import NewsdeskError
+from rag.loading import find_article_files, load_article, parse_article, read_text_file
+
+SEEDS = Path(__file__).resolve().parent.parent / "seeds"
+
+
+def body_text(article) -> str:
+    return "\n".join(article.text[s.start : s.end] for s in article.body)
+
+
+def test_headline_detected_only_when_first_line_is_one():
+    with_headline = load_article(SEEDS / "001_c6956a57b30c8ba9.txt")
+    assert with_headline.title == "UK and Allies Ready to Support Ukraine Amidst Ongoing War"
+    assert with_headline.headline is not None
+    assert not body_text(with_headline).startswith("UK and Allies Ready")
+
+    without = load_article(SEEDS / "000_0ab7ffefb9095089.txt")
+    assert without.headline is None
+    assert body_text(without).startswith("The United Kingdom and its international partners")
+    assert without.title.startswith("The United Kingdom")
+
+
+@pytest.mark.parametrize(
+    ("name", "outlet"),
+    [
+        ("000_0ab7ffefb9095089.txt", "BBC"),
+        ("002_e7c760b7ca99449a.txt", "BBC News"),
+        ("003_bd8b585c81707f01.txt", "Noah Wire Services"),
+        ("004_284b451b6441a053.txt", "BBC"),
+    ],
+)
+def test_outlet_from_source_lines(name, outlet):
+    assert load_article(SEEDS / name).outlet == outlet
+
+
+def test_boilerplate_and_trailing_junk_dropped_offsets_kept():
+    a = load_article(SEEDS / "000_0ab7ffefb9095089.txt")
+    body = body_text(a)
+    assert "SMS/" not in body and "Source:" not in body
+    raw = (SEEDS / "000_0ab7ffefb9095089.txt").read_text(encoding="utf-8")
+    assert a.text == raw
+    for span in a.body:
+        assert raw[span.start : span.end] == a.text[span.start : span.end]
+        assert raw[span.start : span.end].strip() == raw[span.start : span.end]
+
+    d = load_article(SEEDS / "004_284b451b6441a053.txt")
+    assert "Read the full article" not in body_text(d)
+    assert "Read More" not in body_text(d)
+
+
+def test_runs_of_blank_lines_are_not_body():
+    text = "Headline Here\n\n\n\nFirst sentence here. Second one.\n\n\n\n\nSOURCE: Wire\n\n\n"
+    a = parse_article(text, "x", "x.txt")
+    assert a.title == "Headline Here"
+    assert a.outlet == "Wire"
+    assert [a.text[s.start : s.end] for s in a.body] == ["First sentence here. Second one."]
+
+
+def test_crlf_offsets_point_into_original(tmp_path):
+    p = tmp_path / "crlf.txt"
+    p.write_bytes(b"A Headline\r\nBody line one. Two.\r\nSource: Wire\r\n")
+    a = load_article(p)
+    span = a.body[0]
+    assert a.text[span.start : span.end] == "Body line one. Two."
+    assert p.read_bytes().decode()[span.start : span.end] == "Body line one. Two."
+
+
+def test_non_utf8_file_is_read_not_refused(tmp_path):
+    p = tmp_path / "latin.txt"
+    p.write_bytes("Caf\xe9 owners said prices rose.\n".encode("cp1252"))
+    assert "Café" in read_text_file(p)
+
+
+def test_bad_paths_give_clear_errors(tmp_path):
+    with pytest.raises(NewsdeskError, match="no such file or directory"):
+        find_article_files([tmp_path / "missing"])
+    bad = tmp_path / "a.pdf"
+    bad.write_bytes(b"%PDF")
+    with pytest.raises(NewsdeskError, match="unsupported file type"):
+        find_article_files([bad])
+
+
+def test_folder_listing_is_sorted_and_filtered(tmp_path):
+    (tmp_path / "b.txt").write_text("x")
+    (tmp_path / "a.md").write_text("x")
+    (tmp_path / "c.pdf").write_text("x")
+    (tmp_path / ".hidden").mkdir()
+    (tmp_path / ".hidden" / "d.txt").write_text("x")
+    assert [p.name for p in find_article_files([tmp_path])] == ["a.md", "b.txt"]
