@@ -60,9 +60,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
-        details = [
-            {"loc": list(e.get("loc", ())), "msg": e.get("msg", "")} for e in exc.errors()
-        ]
+        details = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", "")} for e in exc.errors()]
         message = "; ".join(f"{'.'.join(map(str, d['loc']))}: {d['msg']}" for d in details)
         return _error(422, "invalid_request", message or "invalid request", details=details)
 
@@ -81,8 +79,12 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             model_loaded = "_generator" in engine.__dict__
         except NewsdeskError as exc:
             return _error(503, "not_ready", str(exc))
-        body = {"status": "ready" if model_loaded else "loading", "chunks": chunks,
-                "model": engine.model_name, "model_loaded": model_loaded}
+        body = {
+            "status": "ready" if model_loaded else "loading",
+            "chunks": chunks,
+            "model": engine.model_name,
+            "model_loaded": model_loaded,
+        }
         return JSONResponse(body, status_code=200 if model_loaded else 503)
 
     @app.post("/v1/ask", response_model=Answer, tags=["ask"])

@@ -22,7 +22,9 @@ OVERLAP_CHARS = 200
 TOP_K = 4
 
 
-def char_chunks(text: str, size: int = CHUNK_CHARS, overlap: int = OVERLAP_CHARS) -> list[tuple[int, int]]:
+def char_chunks(
+    text: str, size: int = CHUNK_CHARS, overlap: int = OVERLAP_CHARS
+) -> list[tuple[int, int]]:
     spans = []
     step = size - overlap
     for start in range(0, max(1, len(text)), step):
@@ -36,8 +38,15 @@ def char_chunks(text: str, size: int = CHUNK_CHARS, overlap: int = OVERLAP_CHARS
 class BaselineSystem:
     name = "baseline"
 
-    def __init__(self, corpus: list[Path], embedder: Embedder, generator: Generator,
-                 model_name: str, data_dir: Path, prompts_dir: Path) -> None:
+    def __init__(
+        self,
+        corpus: list[Path],
+        embedder: Embedder,
+        generator: Generator,
+        model_name: str,
+        data_dir: Path,
+        prompts_dir: Path,
+    ) -> None:
         import chromadb
         from chromadb.config import Settings as ChromaSettings
 
@@ -59,16 +68,21 @@ class BaselineSystem:
             for i, (start, end) in enumerate(char_chunks(text)):
                 ids.append(f"{path.stem}:{i}")
                 docs.append(text[start:end])
-                metas.append({"doc_id": path.stem, "source_file": path.name,
-                              "start": start, "end": end})
+                metas.append(
+                    {"doc_id": path.stem, "source_file": path.name, "start": start, "end": end}
+                )
         if self.collection.count() == 0 and ids:
-            self.collection.add(ids=ids, documents=docs, metadatas=metas,
-                                embeddings=embedder.encode(docs).tolist())
+            self.collection.add(
+                ids=ids, documents=docs, metadatas=metas, embeddings=embedder.encode(docs).tolist()
+            )
 
     def _query(self, question: str, k: int) -> dict:
         vec = self.embedder.encode_one(question)
-        return self.collection.query(query_embeddings=[vec.tolist()], n_results=k,
-                                     include=["documents", "metadatas", "distances"])
+        return self.collection.query(
+            query_embeddings=[vec.tolist()],
+            n_results=k,
+            include=["documents", "metadatas", "distances"],
+        )
 
     def ranked_doc_ids(self, question: str, k: int) -> list[str]:
         res = self._query(question, k)
@@ -91,15 +105,30 @@ class BaselineSystem:
             for n in cited:
                 m = metas[n - 1]
                 src = self.texts[m["doc_id"]]
-                citations.append(Citation(
-                    n=n, doc_id=m["doc_id"], source_file=m["source_file"], title=m["doc_id"],
-                    outlet=None, chunk_id=f"{m['doc_id']}:{m['start']}", start=m["start"],
-                    end=m["end"], quote=src[m["start"]:m["end"]], score=1 - dists[n - 1]))
+                citations.append(
+                    Citation(
+                        n=n,
+                        doc_id=m["doc_id"],
+                        source_file=m["source_file"],
+                        title=m["doc_id"],
+                        outlet=None,
+                        chunk_id=f"{m['doc_id']}:{m['start']}",
+                        start=m["start"],
+                        end=m["end"],
+                        quote=src[m["start"] : m["end"]],
+                        score=1 - dists[n - 1],
+                    )
+                )
         return Answer(
-            question=question, answer=text, answerable=answerable, citations=citations,
-            timings=Timings(retrieve_ms=(retrieved - started) * 1000,
-                            generate_ms=(generated - retrieved) * 1000,
-                            total_ms=(time.perf_counter() - started) * 1000),
+            question=question,
+            answer=text,
+            answerable=answerable,
+            citations=citations,
+            timings=Timings(
+                retrieve_ms=(retrieved - started) * 1000,
+                generate_ms=(generated - retrieved) * 1000,
+                total_ms=(time.perf_counter() - started) * 1000,
+            ),
             model=self.model_name,
         )
 
@@ -116,9 +145,4 @@ class NewsdeskSystem:
         return self.engine.ask(question)
 
     def ranked_doc_ids(self, question: str, k: int) -> list[str]:
-        settings = self.engine.settings
-        from rag.retrieval import retrieve
-
-        result = retrieve(question, self.engine.store, self.engine.embedder, k=k * 3,
-                          mode=settings.retrieval_mode)
-        return list(dict.fromkeys(p.chunk.doc_id for p in result.passages))[:k]
+        return self.engine.retrieve(question).ranked_doc_ids()[:k]

@@ -18,8 +18,12 @@ def build_systems(engine: Engine, compare_baseline: bool, work_dir: Path) -> lis
     if compare_baseline:
         systems.append(
             BaselineSystem(
-                [engine.settings.seeds_dir], engine.embedder, engine.generator,
-                engine.model_name, work_dir / "baseline", engine.settings.prompts_dir,
+                [engine.settings.seeds_dir],
+                engine.embedder,
+                engine.generator,
+                engine.model_name,
+                work_dir / "baseline",
+                engine.settings.prompts_dir,
             )
         )
     return systems
@@ -36,8 +40,9 @@ def run_cli_eval(
     questions = select(load_golden(), subset=subset, ids=fast_subset_ids() if fast else None)
     with tempfile.TemporaryDirectory(prefix="newsdesk-eval-") as tmp:
         # A private store over the seeds: results do not depend on what the user ingested.
-        engine = Engine(settings.model_copy(update={"data_dir": Path(tmp) / "data"}),
-                        show_progress=True)
+        engine = Engine(
+            settings.model_copy(update={"data_dir": Path(tmp) / "data"}), show_progress=True
+        )
         engine.ingest([settings.seeds_dir])
         engine.warm_up()
         systems = build_systems(engine, compare_baseline, Path(tmp))

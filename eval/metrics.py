@@ -20,7 +20,6 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from rag.citations import answer_sentences as split_answer_sentences
 from rag.citations import strip_markers
 
 SUPPORT_CHECKER = (
@@ -29,12 +28,116 @@ SUPPORT_CHECKER = (
 )
 
 _STOPWORDS = set(
-    """a an the and or but if of to in on at by for with from as is are was were be been being
-    has have had do does did not no nor so than that this these those it its it's he she they
-    them his her their there here we you i me my our your who whom which what when where why how
-    will would can could should may might must shall also about into over after before said says
-    say according while during up down out off very just only such other some any all each both
-    more most many much one said told""".split()
+    [
+        "a",
+        "an",
+        "the",
+        "and",
+        "or",
+        "but",
+        "if",
+        "of",
+        "to",
+        "in",
+        "on",
+        "at",
+        "by",
+        "for",
+        "with",
+        "from",
+        "as",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "been",
+        "being",
+        "has",
+        "have",
+        "had",
+        "do",
+        "does",
+        "did",
+        "not",
+        "no",
+        "nor",
+        "so",
+        "than",
+        "that",
+        "this",
+        "these",
+        "those",
+        "it",
+        "its",
+        "it's",
+        "he",
+        "she",
+        "they",
+        "them",
+        "his",
+        "her",
+        "their",
+        "there",
+        "here",
+        "we",
+        "you",
+        "i",
+        "me",
+        "my",
+        "our",
+        "your",
+        "who",
+        "whom",
+        "which",
+        "what",
+        "when",
+        "where",
+        "why",
+        "how",
+        "will",
+        "would",
+        "can",
+        "could",
+        "should",
+        "may",
+        "might",
+        "must",
+        "shall",
+        "also",
+        "about",
+        "into",
+        "over",
+        "after",
+        "before",
+        "said",
+        "says",
+        "say",
+        "according",
+        "while",
+        "during",
+        "up",
+        "down",
+        "out",
+        "off",
+        "very",
+        "just",
+        "only",
+        "such",
+        "other",
+        "some",
+        "any",
+        "all",
+        "each",
+        "both",
+        "more",
+        "most",
+        "many",
+        "much",
+        "one",
+        "said",
+        "told",
+    ]
 )
 _NUMBER_RE = re.compile(r"\d+(?:[.,]\d+)*")
 _WORD_RE = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
@@ -68,12 +171,22 @@ def numbers_in(text: str) -> set[str]:
 
 
 def alias_found(alias: str, text: str) -> bool:
-    """Case-insensitive match on word boundaries, so "US" does not match "thus"."""
+    """Case-insensitive match that starts on a word boundary ("US" never matches "thus").
+
+    The end is bounded only where a loose end would mislead: a number must not run on into
+    more digits ("22" is not "224", but "600" is in "600m"), and a short word (<= 3 letters,
+    "US", "UK") must end there. Longer aliases may be stems ("militar" in "militarily").
+    """
     a = alias.strip()
     if not a:
         return False
     left = r"(?<!\w)" if a[0].isalnum() else ""
-    right = r"(?!\w)" if a[-1].isalnum() else ""
+    if a[-1].isdigit():
+        right = r"(?![\d])(?![.,]\d)"
+    elif a[-1].isalpha() and len(a) <= 3:
+        right = r"(?![a-z])"
+    else:
+        right = ""
     return re.search(left + re.escape(a) + right, text, re.IGNORECASE) is not None
 
 

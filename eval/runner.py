@@ -114,8 +114,11 @@ def select(
 
 
 def fast_subset_ids() -> list[str]:
-    return [ln.split("#")[0].strip() for ln in FAST_SUBSET.read_text().splitlines()
-            if ln.split("#")[0].strip()]
+    return [
+        ln.split("#")[0].strip()
+        for ln in FAST_SUBSET.read_text().splitlines()
+        if ln.split("#")[0].strip()
+    ]
 
 
 def score_question(q: GoldQuestion, res: QuestionResult) -> dict[str, float]:
@@ -142,9 +145,9 @@ def score_question(q: GoldQuestion, res: QuestionResult) -> dict[str, float]:
     if answered and a is not None:
         cites = {c["n"]: c["quote"] for c in a["citations"]}
         sentences = split_answer_sentences(text)
-        markers_ok = all(
-            any(f"[{n}]" in sent for n in cites) for sent in sentences
-        ) and all(int(n) in cites for n in _markers(text))
+        markers_ok = all(any(f"[{n}]" in sent for n in cites) for sent in sentences) and all(
+            int(n) in cites for n in _markers(text)
+        )
         s["citation_format"] = float(bool(sentences) and markers_ok)
         support = citation_support(sentences, cites)
         s["support_recall"] = support.supported / support.sentences if support.sentences else 0.0
@@ -156,7 +159,9 @@ def score_question(q: GoldQuestion, res: QuestionResult) -> dict[str, float]:
         if q.answerable and q.gold_doc_ids:
             cited_docs = {c["doc_id"] for c in a["citations"]}
             gold = set(q.gold_doc_ids)
-            s["cited_doc_precision"] = len(cited_docs & gold) / len(cited_docs) if cited_docs else 0.0
+            s["cited_doc_precision"] = (
+                len(cited_docs & gold) / len(cited_docs) if cited_docs else 0.0
+            )
             s["cited_doc_recall"] = len(cited_docs & gold) / len(gold)
     return s
 
@@ -210,8 +215,11 @@ def summarise(results: Sequence[QuestionResult]) -> dict:
     latencies = [r.answer["timings"]["total_ms"] for r in results if r.answer]
     return {
         "metrics": metrics,
-        "latency_ms": {"p50": percentile(latencies, 0.5), "p95": percentile(latencies, 0.95),
-                       "mean": statistics.fmean(latencies) if latencies else None},
+        "latency_ms": {
+            "p50": percentile(latencies, 0.5),
+            "p95": percentile(latencies, 0.95),
+            "mean": statistics.fmean(latencies) if latencies else None,
+        },
         "questions": len(results),
         "crashes": sum(r.error is not None for r in results),
         "by_category": _by_category(results),
@@ -276,12 +284,14 @@ def markdown_table(report: dict) -> str:
     for pct in ("p50", "p95"):
         cells = [
             f"{report['systems'][n]['latency_ms'][pct] / 1000:.1f} s"
-            if report["systems"][n]["latency_ms"][pct] is not None else "n/a"
+            if report["systems"][n]["latency_ms"][pct] is not None
+            else "n/a"
             for n in names
         ]
         lines.append(f"| latency {pct} ↓ | " + " | ".join(cells) + " |")
-    lines.append("| crashes | " + " | ".join(
-        str(report["systems"][n]["crashes"]) for n in names) + " |")
+    lines.append(
+        "| crashes | " + " | ".join(str(report["systems"][n]["crashes"]) for n in names) + " |"
+    )
     return "\n".join(lines)
 
 
@@ -342,12 +352,20 @@ def print_summary(report: dict, console: Console) -> None:
     for n in names:
         table.add_column(n)
     for key, label, better in METRICS:
-        table.add_row(f"{label} {'↑' if better else '↓'}",
-                      *[_fmt(report["systems"][n]["metrics"][key]) for n in names])
+        table.add_row(
+            f"{label} {'↑' if better else '↓'}",
+            *[_fmt(report["systems"][n]["metrics"][key]) for n in names],
+        )
     for pct in ("p50", "p95"):
-        table.add_row(f"latency {pct}", *[
-            f"{report['systems'][n]['latency_ms'][pct] / 1000:.1f} s"
-            if report["systems"][n]["latency_ms"][pct] is not None else "n/a" for n in names])
+        table.add_row(
+            f"latency {pct}",
+            *[
+                f"{report['systems'][n]['latency_ms'][pct] / 1000:.1f} s"
+                if report["systems"][n]["latency_ms"][pct] is not None
+                else "n/a"
+                for n in names
+            ],
+        )
     table.add_row("crashes", *[str(report["systems"][n]["crashes"]) for n in names])
     console.print(table)
     console.print(f"wall time {report['wall_s']} s")

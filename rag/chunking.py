@@ -14,9 +14,47 @@ from rag.loading import Article, Span
 
 # Words whose trailing period does not end a sentence.
 _ABBREVIATIONS = {
-    "mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "gen", "lt", "col", "sgt", "capt", "gov",
-    "sen", "rep", "rev", "vs", "etc", "inc", "ltd", "co", "corp", "no", "jan", "feb", "mar", "apr",
-    "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "approx", "dept", "fig", "e.g", "i.e",
+    "mr",
+    "mrs",
+    "ms",
+    "dr",
+    "prof",
+    "sr",
+    "jr",
+    "st",
+    "gen",
+    "lt",
+    "col",
+    "sgt",
+    "capt",
+    "gov",
+    "sen",
+    "rep",
+    "rev",
+    "vs",
+    "etc",
+    "inc",
+    "ltd",
+    "co",
+    "corp",
+    "no",
+    "jan",
+    "feb",
+    "mar",
+    "apr",
+    "jun",
+    "jul",
+    "aug",
+    "sep",
+    "sept",
+    "oct",
+    "nov",
+    "dec",
+    "approx",
+    "dept",
+    "fig",
+    "e.g",
+    "i.e",
 }
 _BOUNDARY_RE = re.compile(r"[.!?]+[\"'”’)\]]*(?=\s+|$)")
 _WORD_RE = re.compile(r"\w+", re.UNICODE)
@@ -144,6 +182,5 @@ def chunk_article(
             groups.append(current)
 
     return [
-        _make_chunk(article, idx, [sentences[j] for j in group])
-        for idx, group in enumerate(groups)
+        _make_chunk(article, idx, [sentences[j] for j in group]) for idx, group in enumerate(groups)
     ]

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 
-from rag.retrieval import Passage
-from rag.schemas import Citation
+from rag.context import Passage
+from rag.schemas import Citation, SourceSpan
+from rag.store import Store
 
 # [1], [1, 2], [1][2], [1-2] and the like.
 _MARKER_RE = re.compile(r"\[\s*(\d+(?:\s*(?:,|;|-|–|and)\s*\d+)*)\s*\]")
@@ -71,13 +71,29 @@ def is_abstention(answer: str) -> bool:
     return bool(_ABSTAIN_RE.search(answer))
 
 
-def build_citations(
-    cited: list[int], passages: list[Passage], document_text: Callable[[str], str]
-) -> list[Citation]:
+def build_citations(cited: list[int], passages: list[Passage], store: Store) -> list[Citation]:
+    """One citation per cited passage; `quote` is the original text at [start, end)."""
     citations: list[Citation] = []
+    docs = store.get_documents(a.doc_id for p in passages for a in p.also_in)
     for n in cited:
         p = passages[n - 1]
-        text = document_text(p.document.doc_id)
+        text = store.document_text(p.document.doc_id)
+        also_in = []
+        for a in p.also_in:
+            other = docs.get(a.doc_id)
+            if other is None:
+                continue
+            also_in.append(
+                SourceSpan(
+                    doc_id=a.doc_id,
+                    source_file=other.source_file,
+                    title=other.title,
+                    outlet=other.outlet,
+                    start=a.start,
+                    end=a.end,
+                    quote=store.document_text(a.doc_id)[a.start : a.end],
+                )
+            )
         citations.append(
             Citation(
                 n=n,
@@ -85,11 +101,12 @@ def build_citations(
                 source_file=p.document.source_file,
                 title=p.document.title,
                 outlet=p.document.outlet,
-                chunk_id=p.chunk.chunk_id,
-                start=p.chunk.start,
-                end=p.chunk.end,
-                quote=text[p.chunk.start : p.chunk.end],
+                chunk_id=p.chunk_id,
+                start=p.start,
+                end=p.end,
+                quote=text[p.start : p.end],
                 score=round(p.score, 6),
+                also_in=also_in,
             )
         )
     return citations

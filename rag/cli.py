@@ -71,7 +71,6 @@ def ingest(
 ) -> None:
     """Add or update articles (.txt/.md); unchanged files are skipped, removed ones deleted."""
     from rag.engine import Engine
-
     from rag.loading import find_article_files
 
     settings = _settings(data_dir)
@@ -170,7 +169,9 @@ def models(
         target = settings.cache_dir / preset.filename
         state = "assembled" if target.exists() else "not assembled"
         default = " (default)" if name == settings.model else ""
-        out.print(f"{name}{default}: {preset.size / 1e9:.2f} GB, {state} — {target}", soft_wrap=True)
+        out.print(
+            f"{name}{default}: {preset.size / 1e9:.2f} GB, {state} — {target}", soft_wrap=True
+        )
 
 
 @app.command(name="eval")
@@ -192,8 +193,14 @@ def eval_cmd(
     from eval.harness import run_cli_eval
 
     settings = _settings(model=model)
-    report, base = run_cli_eval(settings, subset=subset, fast=fast,
-                                compare_baseline=compare_baseline, out_dir=out_dir, console=err)
+    report, base = run_cli_eval(
+        settings,
+        subset=subset,
+        fast=fast,
+        compare_baseline=compare_baseline,
+        out_dir=out_dir,
+        console=err,
+    )
     out.print(f"report: {base}.md / .json / .png")
 
 

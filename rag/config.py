@@ -40,9 +40,17 @@ class Settings(BaseSettings):
     chunk_min_words: int = 60
     chunk_max_words: int = 120
     chunk_overlap_sentences: int = 1
+    sentence_window: int = Field(1, description="Preceding sentences embedded with each one.")
 
-    top_k: int = Field(4, description="Passages handed to the model.")
-    retrieval_mode: Literal["dense", "lexical", "hybrid"] = "dense"
+    retrieval_mode: Literal["dense", "lexical", "hybrid"] = "hybrid"
+    dense_weight: float = Field(1.0, description="RRF weight of dense sentence search.")
+    lexical_weight: float = Field(1.0, description="RRF weight of BM25 sentence search.")
+    chunk_weight: float = Field(0.25, description="RRF weight of dense chunk search.")
+    feedback: float = Field(1.0, description="Weight of entity feedback search (0 = off).")
+    feedback_docs: int = 1
+    dedup: bool = Field(True, description="One context slot per near-duplicate passage.")
+    context_tokens: int = Field(320, description="Token budget for passages in the prompt.")
+    max_context_sentences: int = Field(8, description="Most sentences (with neighbours) shown.")
     min_relevance: float = Field(
         0.25, description="Below this best dense similarity the service abstains."
     )

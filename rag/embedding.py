@@ -49,8 +49,8 @@ class Embedder:
         hf_logging.disable_progress_bar()
         self._model = SentenceTransformer(str(self.model_dir), device="cpu")
         self.batch_size = batch_size
-        self.name = self.model_dir.name if self.model_dir.name != "model" else (
-            self.model_dir.parent.name
+        self.name = (
+            self.model_dir.name if self.model_dir.name != "model" else (self.model_dir.parent.name)
         )
         dim = getattr(self._model, "get_embedding_dimension", None) or (
             self._model.get_sentence_embedding_dimension

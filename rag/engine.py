@@ -13,13 +13,14 @@ from pathlib import Path
 
 from rag.citations import build_citations, is_abstention, normalise_markers
 from rag.config import Settings
+from rag.context import Passage, assemble_context
 from rag.embedding import Embedder
 from rag.errors import BadQuestion, EmptyStore
 from rag.generation import Generator
 from rag.ingest import IngestReport, ingest_paths
 from rag.model_files import PRESETS, resolve_model
 from rag.prompts import PromptSet
-from rag.retrieval import Passage, RetrievalResult, retrieve
+from rag.retrieval import RetrievalResult, retrieve
 from rag.schemas import Answer, Timings
 from rag.store import Store
 
@@ -100,29 +101,47 @@ class Engine:
             question,
             self.store,
             self.embedder,
-            k=self.settings.top_k,
             mode=self.settings.retrieval_mode,
             doc_ids=doc_ids,
+            feedback=self.settings.feedback,
+            weights=(
+                self.settings.dense_weight,
+                self.settings.lexical_weight,
+                self.settings.chunk_weight,
+            ),
+            feedback_docs=self.settings.feedback_docs,
+        )
+
+    def count_tokens(self, text: str) -> int:
+        return self.generator.count_tokens(text)
+
+    def context(self, result: RetrievalResult) -> list[Passage]:
+        return assemble_context(
+            result.hits,
+            self.store,
+            self.count_tokens,
+            budget_tokens=self.settings.context_tokens,
+            max_sentences=self.settings.max_context_sentences,
+            dedup=self.settings.dedup,
         )
 
     def render_passages(self, passages: list[Passage]) -> list[str]:
         return [
-            self.prompts.render_passage(
-                i, p.document.outlet, p.document.title, p.chunk.text
-            )
+            self.prompts.render_passage(i, p.document.outlet, p.document.title, p.text)
             for i, p in enumerate(passages, start=1)
         ]
 
     def ask(self, question: str, doc_ids: list[str] | None = None) -> Answer:
-        started = time.perf_counter()
         q = self.check_question(question)
         self.ensure_corpus()
+        _ = self.embedder, self.generator  # models load once, outside the timed path
+        started = time.perf_counter()
         result = self.retrieve(q, doc_ids)
+        if not result.hits or result.best_dense < self.settings.min_relevance:
+            now = time.perf_counter()
+            return self._abstain(question, "no_relevant_passages", result, started, now)
+        passages = self.context(result)
         retrieved = time.perf_counter()
-        passages = result.passages
-
-        if not passages or result.best_dense < self.settings.min_relevance:
-            return self._abstain(question, "no_relevant_passages", result, started, retrieved)
 
         messages = self.prompts.messages(q, self.render_passages(passages))
         generation = self.generator.chat(messages, max_tokens=self.settings.max_tokens)
@@ -130,10 +149,8 @@ class Engine:
 
         text, cited = normalise_markers(generation.text, len(passages))
         if not text or is_abstention(text):
-            return self._abstain(
-                question, "model_declined", result, started, retrieved, generated
-            )
-        citations = build_citations(cited, passages, self.store.document_text)
+            return self._abstain(question, "model_declined", result, started, retrieved, generated)
+        citations = build_citations(cited, passages, self.store)
         return Answer(
             question=question,
             answer=text,

@@ -8,6 +8,7 @@ generation (streams included), as llama-cpp-python's own server does. Greedy dec
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import threading
 import time
@@ -72,9 +73,10 @@ class Generator:
         self.n_ctx = n_ctx
         self._lock = threading.Lock()
 
+    @functools.lru_cache(maxsize=65536)  # noqa: B019 - one generator per process
     def count_tokens(self, text: str) -> int:
-        with self._lock:
-            return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+        # Tokenising only reads the vocabulary, so it does not wait for a running generation.
+        return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
 
     def chat(self, messages: list[dict[str, str]], max_tokens: int = 256) -> Generation:
         started = time.perf_counter()

@@ -13,13 +13,13 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from rag.chunking import chunk_article
+from rag.chunking import article_sentences, chunk_article
 from rag.config import Settings
 from rag.embedding import Embedder
 from rag.loading import Article, find_article_files, load_article
-from rag.store import Store
+from rag.store import Store, Unit
 
-PIPELINE_VERSION = "chunks-v1"
+PIPELINE_VERSION = "units-v2"
 
 
 @dataclass
@@ -41,7 +41,7 @@ class IngestReport:
 def pipeline_fingerprint(settings: Settings, embedder_name: str) -> str:
     return (
         f"{PIPELINE_VERSION}|{embedder_name}|{settings.chunk_min_words}|"
-        f"{settings.chunk_max_words}|{settings.chunk_overlap_sentences}"
+        f"{settings.chunk_max_words}|{settings.chunk_overlap_sentences}|{settings.sentence_window}"
     )
 
 
@@ -61,15 +61,49 @@ def ingest_article(
     existing = store.get_document(article.doc_id)
     if existing is not None and existing.content_hash == digest:
         return "unchanged", 0
+    units = article_units(article, settings)
+    chunk_texts = [_embedding_text(article, u.text) for u in units["chunks"]]
+    sents = units["sentences"]
+    window = settings.sentence_window
+    # A sentence is embedded with the one(s) before it, so "Despite this, Germany..." keeps
+    # the topic its predecessor set; the unit itself (and its citation span) stays one sentence.
+    sentence_texts = [
+        " ".join(u.text for u in sents[max(0, i - window) : i + 1]) for i in range(len(sents))
+    ]
+    vectors = embedder.encode(chunk_texts + sentence_texts)
+    embeddings = {"chunks": vectors[: len(chunk_texts)], "sentences": vectors[len(chunk_texts) :]}
+    store.replace_document(article, units, embeddings, digest, source_path)
+    return ("added" if existing is None else "updated"), len(units["chunks"])
+
+
+def article_units(article: Article, settings: Settings) -> dict[str, list[Unit]]:
+    """Chunks for context-rich search, sentences for precise passages and citations."""
     chunks = chunk_article(
         article,
         min_words=settings.chunk_min_words,
         max_words=settings.chunk_max_words,
         overlap_sentences=settings.chunk_overlap_sentences,
     )
-    embeddings = embedder.encode([_embedding_text(article, c.text) for c in chunks])
-    store.replace_document(article, chunks, embeddings, digest, source_path)
-    return ("added" if existing is None else "updated"), len(chunks)
+    parent: dict[tuple[int, int], str] = {}
+    for c in chunks:
+        for sent in c.sentences:
+            parent.setdefault((sent.start, sent.end), c.chunk_id)
+    sentences = [
+        Unit(
+            unit_id=f"{article.doc_id}~s{i}",
+            doc_id=article.doc_id,
+            index=i,
+            start=sent.start,
+            end=sent.end,
+            text=" ".join(article.text[sent.start : sent.end].split()),
+            parent_id=parent.get((sent.start, sent.end)),
+        )
+        for i, sent in enumerate(article_sentences(article))
+    ]
+    return {
+        "chunks": [Unit(c.chunk_id, c.doc_id, c.index, c.start, c.end, c.text) for c in chunks],
+        "sentences": sentences,
+    }
 
 
 def _embedding_text(article: Article, chunk_text: str) -> str:

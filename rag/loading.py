@@ -26,7 +26,7 @@ _BOILERPLATE_RE = re.compile(
     r"^\s*(?:read more|click here.*|share this.*|advertisement|sign up.*newsletter.*)\s*$",
     re.IGNORECASE,
 )
-_SENTENCE_END = ('.', '!', '?', '"', "”", "’", "'", ")", ":")
+_SENTENCE_END = (".", "!", "?", '"', "”", "’", "'", ")", ":")
 
 
 @dataclass(frozen=True)
@@ -153,8 +153,10 @@ def find_article_files(paths: list[Path]) -> list[Path]:
             raise NewsdeskError(f"no such file or directory: {path}")
         if path.is_dir():
             found.extend(
-                p for p in sorted(path.rglob("*"))
-                if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES
+                p
+                for p in sorted(path.rglob("*"))
+                if p.is_file()
+                and p.suffix.lower() in SUPPORTED_SUFFIXES
                 and not any(part.startswith(".") for part in p.relative_to(path).parts)
             )
         elif path.suffix.lower() in SUPPORTED_SUFFIXES:

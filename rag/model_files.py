@@ -100,10 +100,13 @@ def assemble_preset(preset: Preset, cache_dir: Path, show_progress: bool = True)
     except OSError as exc:
         raise ModelError(f"cannot create model cache dir {cache_dir}: {exc}") from exc
     # A file put there by hand (or by an older run) is accepted once its hash is right.
-    if target.is_file() and target.stat().st_size == preset.size:
-        if _hash_file(target) == preset.sha256:
-            _write_stamp(target, preset)
-            return target
+    if (
+        target.is_file()
+        and target.stat().st_size == preset.size
+        and _hash_file(target) == preset.sha256
+    ):
+        _write_stamp(target, preset)
+        return target
 
     parts: list[Path] = []
     missing: list[str] = []

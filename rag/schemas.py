@@ -12,6 +12,18 @@ from pydantic import BaseModel, Field, field_validator
 AbstainReason = Literal["no_relevant_passages", "unsupported_answer", "model_declined"]
 
 
+class SourceSpan(BaseModel):
+    """Another article that carries the same passage (a near-duplicate report)."""
+
+    doc_id: str
+    source_file: str
+    title: str
+    outlet: str | None
+    start: int
+    end: int
+    quote: str
+
+
 class Citation(BaseModel):
     n: int = Field(description="The marker number used in the answer text, e.g. 1 for [1].")
     doc_id: str
@@ -23,6 +35,9 @@ class Citation(BaseModel):
     end: int
     quote: str = Field(description="Exactly original_text[start:end].")
     score: float = Field(description="Retrieval score of the cited passage.")
+    also_in: list[SourceSpan] = Field(
+        default_factory=list, description="Other articles reporting the same passage."
+    )
 
 
 class Timings(BaseModel):
@@ -43,7 +58,9 @@ class Answer(BaseModel):
 
 
 class AskRequest(BaseModel):
-    question: str = Field(min_length=1, max_length=2000, examples=["Which countries refused troops?"])
+    question: str = Field(
+        min_length=1, max_length=2000, examples=["Which countries refused troops?"]
+    )
     doc_ids: list[str] | None = Field(None, description="Only search these documents.")
 
     @field_validator("question")

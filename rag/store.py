@@ -19,14 +19,14 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.chunking import Chunk
 from rag.errors import NewsdeskError
 from rag.loading import Article
 
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
 COLLECTION = "chunks"
-_SCHEMA = """
+KINDS = ("chunks", "sentences")
+_DOCS_SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
     doc_id TEXT PRIMARY KEY,
     source_file TEXT NOT NULL,
@@ -38,24 +38,28 @@ CREATE TABLE IF NOT EXISTS documents (
     n_chunks INTEGER NOT NULL,
     ingested_at REAL NOT NULL
 );
-CREATE TABLE IF NOT EXISTS chunks (
+"""
+# Chunks (what the issue calls passages of 60-200 words) and sentences share one shape.
+_UNIT_SCHEMA = """
+CREATE TABLE IF NOT EXISTS {kind} (
     rowid INTEGER PRIMARY KEY,
-    chunk_id TEXT UNIQUE NOT NULL,
+    unit_id TEXT UNIQUE NOT NULL,
     doc_id TEXT NOT NULL,
     idx INTEGER NOT NULL,
     start INTEGER NOT NULL,
     "end" INTEGER NOT NULL,
-    text TEXT NOT NULL
+    text TEXT NOT NULL,
+    parent_id TEXT
 );
-CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id);
-CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
-    text, content='chunks', content_rowid='rowid', tokenize='porter unicode61'
+CREATE INDEX IF NOT EXISTS {kind}_doc ON {kind}(doc_id, idx);
+CREATE VIRTUAL TABLE IF NOT EXISTS {kind}_fts USING fts5(
+    text, content='{kind}', content_rowid='rowid', tokenize='porter unicode61'
 );
-CREATE TRIGGER IF NOT EXISTS chunks_ai AFTER INSERT ON chunks BEGIN
-    INSERT INTO chunks_fts(rowid, text) VALUES (new.rowid, new.text);
+CREATE TRIGGER IF NOT EXISTS {kind}_ai AFTER INSERT ON {kind} BEGIN
+    INSERT INTO {kind}_fts(rowid, text) VALUES (new.rowid, new.text);
 END;
-CREATE TRIGGER IF NOT EXISTS chunks_ad AFTER DELETE ON chunks BEGIN
-    INSERT INTO chunks_fts(chunks_fts, rowid, text) VALUES ('delete', old.rowid, old.text);
+CREATE TRIGGER IF NOT EXISTS {kind}_ad AFTER DELETE ON {kind} BEGIN
+    INSERT INTO {kind}_fts({kind}_fts, rowid, text) VALUES ('delete', old.rowid, old.text);
 END;
 """
 
@@ -73,19 +77,29 @@ class DocumentRecord:
 
 
 @dataclass(frozen=True)
-class ChunkRecord:
-    chunk_id: str
+class Unit:
+    """A chunk or a sentence: an exact span [start, end) of one document's original text."""
+
+    unit_id: str
     doc_id: str
     index: int
     start: int
     end: int
     text: str
+    parent_id: str | None = None  # for a sentence, the first chunk that holds it
 
 
 @dataclass(frozen=True)
 class Hit:
-    chunk: ChunkRecord
+    unit: Unit
     score: float
+    embedding: np.ndarray | None = None
+
+
+_UNIT_COLUMNS = 'unit_id, doc_id, idx, start, "end", text, parent_id'
+_DOC_COLUMNS = (
+    "doc_id, source_file, source_path, content_hash, title, outlet, n_chunks, ingested_at"
+)
 
 
 class Store:
@@ -99,7 +113,7 @@ class Store:
             raise NewsdeskError(f"cannot create data dir {self.data_dir}: {exc}") from exc
         self._lock = threading.RLock()
         self._db = sqlite3.connect(self.data_dir / "documents.sqlite3", check_same_thread=False)
-        self._db.executescript(_SCHEMA)
+        self._db.executescript(_DOCS_SCHEMA + "".join(_UNIT_SCHEMA.format(kind=k) for k in KINDS))
         self._db.commit()
 
         import chromadb
@@ -109,28 +123,17 @@ class Store:
             path=str(self.data_dir / "chroma"),
             settings=ChromaSettings(anonymized_telemetry=False, allow_reset=False),
         )
-        self._collection = self._chroma.get_or_create_collection(
-            COLLECTION, embedding_function=None, metadata={"hnsw:space": "cosine"}
-        )
+        self._collections = {
+            kind: self._chroma.get_or_create_collection(
+                kind, embedding_function=None, metadata={"hnsw:space": "cosine"}
+            )
+            for kind in KINDS
+        }
 
     # ---- documents -------------------------------------------------------------------------
 
     def get_document(self, doc_id: str) -> DocumentRecord | None:
-        with self._lock:
-            row = self._db.execute(
-                "SELECT doc_id, source_file, source_path, content_hash, title, outlet, n_chunks,"
-                " ingested_at FROM documents WHERE doc_id = ?",
-                (doc_id,),
-            ).fetchone()
-        return DocumentRecord(*row) if row else None
-
-    def list_documents(self) -> list[DocumentRecord]:
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT doc_id, source_file, source_path, content_hash, title, outlet, n_chunks,"
-                " ingested_at FROM documents ORDER BY doc_id"
-            ).fetchall()
-        return [DocumentRecord(*r) for r in rows]
+        return self.get_documents([doc_id]).get(doc_id)
 
     def get_documents(self, doc_ids: Iterable[str]) -> dict[str, DocumentRecord]:
         ids = sorted(set(doc_ids))
@@ -138,11 +141,22 @@ class Store:
             return {}
         with self._lock:
             rows = self._db.execute(
-                "SELECT doc_id, source_file, source_path, content_hash, title, outlet, n_chunks,"
-                f" ingested_at FROM documents WHERE doc_id IN ({','.join('?' * len(ids))})",
+                f"SELECT {_DOC_COLUMNS} FROM documents"
+                f" WHERE doc_id IN ({','.join('?' * len(ids))})",
                 ids,
             ).fetchall()
         return {r[0]: DocumentRecord(*r) for r in rows}
+
+    def list_documents(self) -> list[DocumentRecord]:
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {_DOC_COLUMNS} FROM documents ORDER BY doc_id"
+            ).fetchall()
+        return [DocumentRecord(*r) for r in rows]
+
+    def doc_ids_for_outlets(self, outlets: Sequence[str]) -> list[str]:
+        wanted = [o.lower() for o in outlets]
+        return [d.doc_id for d in self.list_documents() if (d.outlet or "").lower() in wanted]
 
     def document_text(self, doc_id: str) -> str:
         with self._lock:
@@ -154,137 +168,171 @@ class Store:
         return row[0]
 
     def count_chunks(self) -> int:
-        with self._lock:
-            return int(self._db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
+        return self.count("chunks")
 
-    def count_vectors(self) -> int:
-        return int(self._collection.count())
+    def count(self, kind: str = "chunks") -> int:
+        with self._lock:
+            return int(self._db.execute(f"SELECT COUNT(*) FROM {_kind(kind)}").fetchone()[0])
+
+    def count_vectors(self, kind: str = "chunks") -> int:
+        return int(self._collections[_kind(kind)].count())
 
     def replace_document(
         self,
         article: Article,
-        chunks: Sequence[Chunk],
-        embeddings: np.ndarray,
+        units: dict[str, Sequence[Unit]],
+        embeddings: dict[str, np.ndarray],
         content_hash: str,
         source_path: str | None,
     ) -> None:
-        """Swap a document's chunks for new ones; vectors first, the SQLite row last."""
+        """Swap a document's units for new ones; vectors first, the SQLite row last."""
+        doc_id = article.doc_id
         with self._lock:
-            self._collection.delete(where={"doc_id": article.doc_id})
-            if chunks:
-                self._collection.add(
-                    ids=[c.chunk_id for c in chunks],
-                    embeddings=embeddings.tolist(),
-                    documents=[c.text for c in chunks],
-                    metadatas=[
-                        {
-                            "doc_id": c.doc_id,
-                            "source_file": article.source_file,
-                            "title": article.title,
-                            "outlet": article.outlet or "",
-                            "start": c.start,
-                            "end": c.end,
-                            "index": c.index,
-                        }
-                        for c in chunks
-                    ],
-                )
+            for kind in KINDS:
+                collection = self._collections[kind]
+                collection.delete(where={"doc_id": doc_id})
+                items = list(units.get(kind, ()))
+                for lo in range(0, len(items), 1000):
+                    batch = items[lo : lo + 1000]
+                    collection.add(
+                        ids=[u.unit_id for u in batch],
+                        embeddings=embeddings[kind][lo : lo + len(batch)].tolist(),
+                        metadatas=[{"doc_id": doc_id, "index": u.index} for u in batch],
+                    )
             with self._db:
-                self._db.execute("DELETE FROM chunks WHERE doc_id = ?", (article.doc_id,))
-                self._db.executemany(
-                    'INSERT INTO chunks (chunk_id, doc_id, idx, start, "end", text)'
-                    " VALUES (?, ?, ?, ?, ?, ?)",
-                    [(c.chunk_id, c.doc_id, c.index, c.start, c.end, c.text) for c in chunks],
-                )
+                for kind in KINDS:
+                    self._db.execute(f"DELETE FROM {kind} WHERE doc_id = ?", (doc_id,))
+                    self._db.executemany(
+                        f"INSERT INTO {kind} ({_UNIT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        [
+                            (u.unit_id, doc_id, u.index, u.start, u.end, u.text, u.parent_id)
+                            for u in units.get(kind, ())
+                        ],
+                    )
                 self._db.execute(
-                    "INSERT OR REPLACE INTO documents (doc_id, source_file, source_path,"
-                    " content_hash, title, outlet, text, n_chunks, ingested_at)"
+                    f"INSERT OR REPLACE INTO documents ({_DOC_COLUMNS}, text)"
                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
-                        article.doc_id,
+                        doc_id,
                         article.source_file,
                         source_path,
                         content_hash,
                         article.title,
                         article.outlet,
-                        article.text,
-                        len(chunks),
+                        len(units.get("chunks", ())),
                         time.time(),
+                        article.text,
                     ),
                 )
 
     def delete_document(self, doc_id: str) -> bool:
         with self._lock:
-            self._collection.delete(where={"doc_id": doc_id})
+            for collection in self._collections.values():
+                collection.delete(where={"doc_id": doc_id})
             with self._db:
-                self._db.execute("DELETE FROM chunks WHERE doc_id = ?", (doc_id,))
+                for kind in KINDS:
+                    self._db.execute(f"DELETE FROM {kind} WHERE doc_id = ?", (doc_id,))
                 cur = self._db.execute("DELETE FROM documents WHERE doc_id = ?", (doc_id,))
             return cur.rowcount > 0
 
-    # ---- chunks ----------------------------------------------------------------------------
+    # ---- units -----------------------------------------------------------------------------
 
-    def get_chunks(self, chunk_ids: Iterable[str]) -> dict[str, ChunkRecord]:
-        ids = list(chunk_ids)
+    def get_units(self, kind: str, unit_ids: Iterable[str]) -> dict[str, Unit]:
+        ids = list(unit_ids)
         if not ids:
             return {}
-        marks = ",".join("?" * len(ids))
         with self._lock:
             rows = self._db.execute(
-                f'SELECT chunk_id, doc_id, idx, start, "end", text FROM chunks'
-                f" WHERE chunk_id IN ({marks})",
+                f"SELECT {_UNIT_COLUMNS} FROM {_kind(kind)}"
+                f" WHERE unit_id IN ({','.join('?' * len(ids))})",
                 ids,
             ).fetchall()
-        return {r[0]: ChunkRecord(*r) for r in rows}
+        return {r[0]: Unit(*r) for r in rows}
+
+    def document_units(self, kind: str, doc_id: str) -> list[Unit]:
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {_UNIT_COLUMNS} FROM {_kind(kind)} WHERE doc_id = ? ORDER BY idx",
+                (doc_id,),
+            ).fetchall()
+        return [Unit(*r) for r in rows]
+
+    def embeddings(self, kind: str, unit_ids: Sequence[str]) -> dict[str, np.ndarray]:
+        if not unit_ids:
+            return {}
+        with self._lock:
+            got = self._collections[_kind(kind)].get(ids=list(unit_ids), include=["embeddings"])
+        return {
+            uid: np.asarray(vec, dtype=np.float32)
+            for uid, vec in zip(got["ids"], got["embeddings"], strict=True)
+        }
 
     def dense_search(
-        self, embedding: np.ndarray, k: int, doc_ids: Sequence[str] | None = None
+        self,
+        kind: str,
+        embedding: np.ndarray,
+        k: int,
+        doc_ids: Sequence[str] | None = None,
+        with_embeddings: bool = False,
     ) -> list[Hit]:
-        """Nearest chunks by cosine similarity (1 - Chroma's cosine distance)."""
-        n = self.count_vectors()
-        if n == 0:
+        """Nearest units by cosine similarity (1 - Chroma's cosine distance)."""
+        collection = self._collections[_kind(kind)]
+        n = collection.count()
+        if n == 0 or k <= 0:
             return []
-        where = None
-        if doc_ids:
-            where = {"doc_id": {"$in": list(doc_ids)}}
+        where = {"doc_id": {"$in": list(doc_ids)}} if doc_ids else None
+        include = ["distances", "embeddings"] if with_embeddings else ["distances"]
         with self._lock:
-            result = self._collection.query(
+            result = collection.query(
                 query_embeddings=[embedding.tolist()],
                 n_results=min(k, n),
                 where=where,
-                include=["distances"],
+                include=include,
             )
         ids = result["ids"][0]
-        distances = result["distances"][0] if result.get("distances") else [1.0] * len(ids)
-        records = self.get_chunks(ids)
+        distances = result["distances"][0]
+        vectors = result["embeddings"][0] if with_embeddings else [None] * len(ids)
+        records = self.get_units(kind, ids)
         return [
-            Hit(records[cid], 1.0 - float(dist))
-            for cid, dist in zip(ids, distances, strict=True)
-            if cid in records
+            Hit(
+                records[uid],
+                1.0 - float(dist),
+                None if vec is None else np.asarray(vec, dtype=np.float32),
+            )
+            for uid, dist, vec in zip(ids, distances, vectors, strict=True)
+            if uid in records
         ]
 
     def lexical_search(
-        self, query: str, k: int, doc_ids: Sequence[str] | None = None
+        self, kind: str, query: str, k: int, doc_ids: Sequence[str] | None = None
     ) -> list[Hit]:
-        """BM25 over chunk text (SQLite FTS5); scores are positive, higher is better."""
+        """BM25 over unit text (SQLite FTS5); scores are positive, higher is better."""
+        kind = _kind(kind)
         terms = [t for t in re.findall(r"\w+", query.lower()) if len(t) > 1]
         if not terms:
             return []
-        match = " OR ".join(f'"{t}"' for t in terms)
+        match = " OR ".join(f'"{t}"' for t in dict.fromkeys(terms))
+        cols = ", ".join(f"u.{c.strip()}" for c in _UNIT_COLUMNS.split(","))
         sql = (
-            'SELECT c.chunk_id, c.doc_id, c.idx, c.start, c."end", c.text, bm25(chunks_fts) AS s'
-            " FROM chunks_fts JOIN chunks c ON c.rowid = chunks_fts.rowid"
-            " WHERE chunks_fts MATCH ?"
+            f"SELECT {cols}, bm25({kind}_fts) AS s FROM {kind}_fts"
+            f" JOIN {kind} u ON u.rowid = {kind}_fts.rowid WHERE {kind}_fts MATCH ?"
         )
         params: list[object] = [match]
         if doc_ids:
-            sql += f" AND c.doc_id IN ({','.join('?' * len(doc_ids))})"
+            sql += f" AND u.doc_id IN ({','.join('?' * len(doc_ids))})"
             params.extend(doc_ids)
         sql += " ORDER BY s LIMIT ?"
         params.append(k)
         with self._lock:
             rows = self._db.execute(sql, params).fetchall()
-        return [Hit(ChunkRecord(*r[:6]), -float(r[6])) for r in rows]
+        return [Hit(Unit(*r[:7]), -float(r[7])) for r in rows]
 
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+
+def _kind(kind: str) -> str:
+    if kind not in KINDS:
+        raise ValueError(f"unknown unit kind {kind!r}")
+    return kind

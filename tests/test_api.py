@@ -15,17 +15,27 @@ def client(seeded_engine):
 
 
 def test_ask_returns_the_answer_contract(client):
-    r = client.post("/v1/ask", json={"question": "Which countries refused to send troops to Ukraine?"})
+    r = client.post(
+        "/v1/ask", json={"question": "Which countries refused to send troops to Ukraine?"}
+    )
     assert r.status_code == 200, r.text
     body = r.json()
     assert set(body) >= {"question", "answer", "answerable", "citations", "timings", "model"}
     assert body["answerable"] is True
-    assert "germany" in body["answer"].lower()
+    assert "italy" in body["answer"].lower()
     assert set(body["timings"]) >= {"retrieve_ms", "generate_ms", "total_ms"}
     for c in body["citations"]:
         assert set(c) >= {
-            "n", "doc_id", "source_file", "title", "outlet", "chunk_id",
-            "start", "end", "quote", "score",
+            "n",
+            "doc_id",
+            "source_file",
+            "title",
+            "outlet",
+            "chunk_id",
+            "start",
+            "end",
+            "quote",
+            "score",
         }
 
 
@@ -47,7 +57,7 @@ def test_malformed_json_is_422(client):
 
 def test_health_and_readiness(client, seeded_engine):
     assert client.get("/healthz").json() == {"status": "ok"}
-    seeded_engine.generator  # make sure the model is loaded
+    assert seeded_engine.generator is not None  # make sure the model is loaded
     ready = client.get("/readyz")
     assert ready.status_code == 200
     assert ready.json()["chunks"] > 0

@@ -46,7 +46,7 @@ def test_every_body_sentence_is_in_some_chunk_and_chunks_overlap(path):
     chunks = chunk_article(article, min_words=60, max_words=200, overlap_sentences=1)
     covered = {s for c in chunks for s in c.sentences}
     assert covered == set(article_sentences(article))
-    for a, b in zip(chunks, chunks[1:]):
+    for a, b in zip(chunks, chunks[1:], strict=False):
         assert b.start < a.end, "consecutive chunks should share a sentence"
 
 

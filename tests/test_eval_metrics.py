@@ -27,7 +27,13 @@ def test_golden_set_shape():
     assert sum(q.category == "conflict" for q in qs) >= 5
     for line in GOLDEN.read_text().splitlines():
         assert set(json.loads(line)) == {
-            "id", "question", "answerable", "gold_answers", "gold_doc_ids", "category"}
+            "id",
+            "question",
+            "answerable",
+            "gold_answers",
+            "gold_doc_ids",
+            "category",
+        }
 
 
 def test_alias_matching_uses_word_boundaries():
@@ -52,8 +58,11 @@ def test_entailment_requires_numbers_and_words():
 
 
 def test_alce_support_recall_and_precision():
-    passages = {1: "Germany has ruled out deploying troops for now.",
-                2: "Italy has refused to send troops.", 3: "The weather was sunny in Paris."}
+    passages = {
+        1: "Germany has ruled out deploying troops for now.",
+        2: "Italy has refused to send troops.",
+        3: "The weather was sunny in Paris.",
+    }
     s = citation_support(["Germany ruled out deploying troops [1][3]."], passages)
     assert (s.sentences, s.supported, s.citations, s.relevant) == (1, 1, 2, 1)
     s = citation_support(["Germany ruled out deploying troops [3]."], passages)
@@ -68,20 +77,32 @@ def test_bootstrap_interval_contains_mean_and_is_deterministic():
 
 
 def _q(answerable=True):
-    return GoldQuestion("q", "Who?", answerable, [["Germany"]] if answerable else [],
-                        ["d1"], "single_fact")
+    return GoldQuestion(
+        "q", "Who?", answerable, [["Germany"]] if answerable else [], ["d1"], "single_fact"
+    )
 
 
 def _answer(text, answerable=True, cites=()):
-    return {"answer": text, "answerable": answerable, "timings": {"total_ms": 1.0},
-            "citations": [{"n": n, "doc_id": d, "quote": q} for n, d, q in cites]}
+    return {
+        "answer": text,
+        "answerable": answerable,
+        "timings": {"total_ms": 1.0},
+        "citations": [{"n": n, "doc_id": d, "quote": q} for n, d, q in cites],
+    }
 
 
 def test_scoring_a_good_answer():
-    res = QuestionResult("q", "single_fact", True,
-                         _answer("Germany ruled out troops [1].", cites=[
-                             (1, "d1", "Germany has ruled out deploying troops.")]),
-                         None, ["d1", "d2"])
+    res = QuestionResult(
+        "q",
+        "single_fact",
+        True,
+        _answer(
+            "Germany ruled out troops [1].",
+            cites=[(1, "d1", "Germany has ruled out deploying troops.")],
+        ),
+        None,
+        ["d1", "d2"],
+    )
     s = score_question(_q(), res)
     assert s["answer_presence"] == 1 and s["false_refusal"] == 0
     assert s["recall_at_5"] == 1 and s["mrr_at_10"] == 1
@@ -93,12 +114,18 @@ def test_crash_counts_as_failure_and_abstention_is_scored():
     crash = QuestionResult("q", "single_fact", True, None, "RuntimeError: boom", [])
     s = score_question(_q(), crash)
     assert s["answer_presence"] == 0 and s["false_refusal"] == 1
-    abst = QuestionResult("q", "near_miss", False, _answer("The articles don't say.", False),
-                          None, [])
+    abst = QuestionResult(
+        "q", "near_miss", False, _answer("The articles don't say.", False), None, []
+    )
     assert score_question(_q(False), abst)["abstention"] == 1
-    invented = QuestionResult("q", "near_miss", False,
-                              _answer("About 40,000 troops [1].", cites=[(1, "d1", "troops")]),
-                              None, [])
+    invented = QuestionResult(
+        "q",
+        "near_miss",
+        False,
+        _answer("About 40,000 troops [1].", cites=[(1, "d1", "troops")]),
+        None,
+        [],
+    )
     s = score_question(_q(False), invented)
     assert s["abstention"] == 0 and s["unsupported_numbers"] == 1
 

@@ -42,17 +42,20 @@ def test_ingest_is_idempotent_and_tracks_changes(tmp_path, embedder):
     doc = engine.store.get_document("004_284b451b6441a053")
     assert doc.title == "Totally New Headline About Fish" and doc.outlet == "Test Wire"
     assert engine.store.count_chunks() == engine.store.count_vectors()
-    hits = engine.store.lexical_search("coalition willing", 50, ["004_284b451b6441a053"])
+    hits = engine.store.lexical_search(
+        "sentences", "coalition willing", 50, ["004_284b451b6441a053"]
+    )
     assert hits == []
     vec = embedder.encode_one("mackerel catch in Cornwall")
-    assert engine.store.dense_search(vec, 1)[0].chunk.doc_id == "004_284b451b6441a053"
+    assert engine.store.dense_search("chunks", vec, 1)[0].unit.doc_id == "004_284b451b6441a053"
 
     # A file removed from the folder takes its chunks with it.
     (corpus / "003_bd8b585c81707f01.txt").unlink()
     fourth = engine.ingest([corpus])
     assert fourth.deleted == ["003_bd8b585c81707f01"]
     assert engine.store.get_document("003_bd8b585c81707f01") is None
-    assert engine.store.lexical_search("Hegseth", 10) == []
+    assert engine.store.lexical_search("sentences", "Hegseth", 10) == []
+    assert engine.store.count("sentences") == engine.store.count_vectors("sentences")
     assert engine.store.count_chunks() == engine.store.count_vectors()
 
 
@@ -72,9 +75,12 @@ def test_chunk_quotes_round_trip_from_store(tmp_path, embedder):
         raw = (SEEDS / doc.source_file).read_text(encoding="utf-8")
         assert engine.store.document_text(doc.doc_id) == raw
     vec = embedder.encode_one("Which countries refused to send troops?")
-    for hit in engine.store.dense_search(vec, 10):
-        raw = (SEEDS / f"{hit.chunk.doc_id}.txt").read_text(encoding="utf-8")
-        assert raw[hit.chunk.start : hit.chunk.end].startswith(hit.chunk.text.split()[0])
+    for kind in ("chunks", "sentences"):
+        for hit in engine.store.dense_search(kind, vec, 10):
+            raw = (SEEDS / f"{hit.unit.doc_id}.txt").read_text(encoding="utf-8")
+            quote = raw[hit.unit.start : hit.unit.end]
+            assert quote.split()[0] == hit.unit.text.split()[0]
+            assert quote.split()[-1] == hit.unit.text.split()[-1]
 
 
 def test_changing_chunk_settings_reindexes(tmp_path, embedder):

@@ -23,15 +23,18 @@ def fake_parts(tmp_path, monkeypatch):
     make_parts(tmp_path / "site", "ndtest_part", blobs)
     monkeypatch.syspath_prepend(str(tmp_path / "site"))
     whole = b"".join(blobs)
-    yield Preset(
-        name="fake",
-        filename="fake.gguf",
-        package_prefix="ndtest_part",
-        parts=3,
-        size=len(whole),
-        sha256=hashlib.sha256(whole).hexdigest(),
-        extra="fake",
-    ), whole
+    yield (
+        Preset(
+            name="fake",
+            filename="fake.gguf",
+            package_prefix="ndtest_part",
+            parts=3,
+            size=len(whole),
+            sha256=hashlib.sha256(whole).hexdigest(),
+            extra="fake",
+        ),
+        whole,
+    )
     for i in range(1, 4):
         sys.modules.pop(f"ndtest_part{i}", None)
 
