@@ -25,10 +25,9 @@ from eval.metrics import (
     citation_support,
     numbers_in,
     percentile,
-    split_answer_sentences,
-    strip_markers,
     token_f1,
 )
+from rag.citations import answer_sentences, strip_markers
 from rag.schemas import Answer
 
 EVAL_DIR = Path(__file__).resolve().parent
@@ -144,7 +143,7 @@ def score_question(q: GoldQuestion, res: QuestionResult) -> dict[str, float]:
 
     if answered and a is not None:
         cites = {c["n"]: c["quote"] for c in a["citations"]}
-        sentences = split_answer_sentences(text)
+        sentences = answer_sentences(text)
         markers_ok = all(any(f"[{n}]" in sent for n in cites) for sent in sentences) and all(
             int(n) in cites for n in _markers(text)
         )
