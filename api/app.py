@@ -18,10 +18,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from rag.config import Settings
 from rag.engine import Engine
-from rag.errors import BadQuestion, EmptyStore, ModelError, NewsdeskError
-from rag.schemas import Answer, AskRequest
+from rag.errors import BadQuestion, EmptyStore, ModelError, NewsdeskError, UnknownDocuments
+from rag.schemas import Answer, AskRequest, SearchRequest, SearchResponse
 
-_STATUS = {BadQuestion: 422, EmptyStore: 409, ModelError: 503}
+_STATUS = {BadQuestion: 422, UnknownDocuments: 404, EmptyStore: 409, ModelError: 503}
 
 
 def _error(status: int, code: str, message: str, **extra: object) -> JSONResponse:
@@ -90,6 +90,13 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     @app.post("/v1/ask", response_model=Answer, tags=["ask"])
     def ask(body: AskRequest, engine: EngineDep) -> Answer:
         """Answer a question from the articles, with citations to exact passages."""
-        return engine.ask(body.question, doc_ids=body.doc_ids)
+        return engine.ask(body.question, doc_ids=body.doc_ids, outlets=body.outlets)
+
+    @app.post("/v1/search", response_model=SearchResponse, tags=["search"])
+    def search(body: SearchRequest, engine: EngineDep) -> SearchResponse:
+        """Ranked passages with scores and character offsets; no generation."""
+        return engine.search(
+            body.query, limit=body.limit, doc_ids=body.doc_ids, outlets=body.outlets
+        )
 
     return app

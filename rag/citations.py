@@ -71,29 +71,34 @@ def is_abstention(answer: str) -> bool:
     return bool(_ABSTAIN_RE.search(answer))
 
 
+def source_spans(passage: Passage, store: Store) -> list[SourceSpan]:
+    """The other articles that carry a passage, with their own exact spans."""
+    docs = store.get_documents(a.doc_id for a in passage.also_in)
+    spans = []
+    for a in passage.also_in:
+        other = docs.get(a.doc_id)
+        if other is None:
+            continue
+        spans.append(
+            SourceSpan(
+                doc_id=a.doc_id,
+                source_file=other.source_file,
+                title=other.title,
+                outlet=other.outlet,
+                start=a.start,
+                end=a.end,
+                quote=store.document_text(a.doc_id)[a.start : a.end],
+            )
+        )
+    return spans
+
+
 def build_citations(cited: list[int], passages: list[Passage], store: Store) -> list[Citation]:
     """One citation per cited passage; `quote` is the original text at [start, end)."""
     citations: list[Citation] = []
-    docs = store.get_documents(a.doc_id for p in passages for a in p.also_in)
     for n in cited:
         p = passages[n - 1]
         text = store.document_text(p.document.doc_id)
-        also_in = []
-        for a in p.also_in:
-            other = docs.get(a.doc_id)
-            if other is None:
-                continue
-            also_in.append(
-                SourceSpan(
-                    doc_id=a.doc_id,
-                    source_file=other.source_file,
-                    title=other.title,
-                    outlet=other.outlet,
-                    start=a.start,
-                    end=a.end,
-                    quote=store.document_text(a.doc_id)[a.start : a.end],
-                )
-            )
         citations.append(
             Citation(
                 n=n,
@@ -106,7 +111,7 @@ def build_citations(cited: list[int], passages: list[Passage], store: Store) -> 
                 end=p.end,
                 quote=text[p.start : p.end],
                 score=round(p.score, 6),
-                also_in=also_in,
+                also_in=source_spans(p, store),
             )
         )
     return citations

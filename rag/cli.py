@@ -32,6 +32,13 @@ F = TypeVar("F", bound=Callable[..., Any])
 DataDir = Annotated[
     Path | None, typer.Option("--data-dir", help="Store location [env NEWSDESK_DATA_DIR].")
 ]
+DocOpt = Annotated[
+    list[str] | None, typer.Option("--doc", help="Only search this doc_id (repeatable).")
+]
+OutletOpt = Annotated[
+    list[str] | None,
+    typer.Option("--outlet", help="Only search articles from this outlet (repeatable)."),
+]
 ModelOpt = Annotated[
     str | None,
     typer.Option("--model", "-m", help="Preset name or .gguf path [env NEWSDESK_MODEL]."),
@@ -88,16 +95,15 @@ def ask(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     model: ModelOpt = None,
     data_dir: DataDir = None,
-    doc: Annotated[
-        list[str] | None, typer.Option("--doc", help="Only search this doc_id (repeatable).")
-    ] = None,
+    doc: DocOpt = None,
+    outlet: OutletOpt = None,
 ) -> None:
     """Answer a question from the ingested articles, citing the passages used."""
     from rag.engine import Engine
 
     engine = Engine(_settings(data_dir, model), show_progress=sys.stderr.isatty())
     engine.check_question(question)
-    answer = engine.ask(question, doc_ids=doc)
+    answer = engine.ask(question, doc_ids=doc, outlets=outlet)
     if as_json:
         sys.stdout.write(answer.model_dump_json() + "\n")
         return
@@ -119,6 +125,38 @@ def ask(
         f"[dim]{answer.model} · retrieve {t.retrieve_ms:.0f} ms · generate "
         f"{t.generate_ms / 1000:.1f} s · total {t.total_ms / 1000:.1f} s[/dim]"
     )
+
+
+@app.command()
+@friendly_errors
+def search(
+    query: Annotated[str, typer.Argument(help="What to look for, in quotes.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=50)] = 8,
+    data_dir: DataDir = None,
+    doc: DocOpt = None,
+    outlet: OutletOpt = None,
+) -> None:
+    """Ranked passages with scores and offsets, without generating an answer."""
+    from rag.engine import Engine
+
+    engine = Engine(_settings(data_dir))
+    engine.check_question(query)
+    response = engine.search(query, limit=limit, doc_ids=doc, outlets=outlet)
+    if as_json:
+        sys.stdout.write(response.model_dump_json() + "\n")
+        return
+    if not response.results:
+        out.print("no passages found")
+    for r in response.results:
+        also = f" · also in {', '.join(a.doc_id for a in r.also_in)}" if r.also_in else ""
+        out.print(
+            f"[bold]{r.rank}.[/bold] {escape(r.outlet or 'unknown outlet')} — {escape(r.title)} "
+            f"[dim]({escape(r.doc_id)}, chars {r.start}–{r.end}, score {r.score:.4f}, "
+            f"sim {r.similarity:.2f}{also})[/dim]"
+        )
+        out.print(f"   {escape(' '.join(r.text.split()))}")
+    err.print(f"[dim]retrieve {response.retrieve_ms:.0f} ms[/dim]")
 
 
 @app.command()

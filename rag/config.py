@@ -55,6 +55,8 @@ class Settings(BaseSettings):
         0.25, description="Below this best dense similarity the service abstains."
     )
 
+    verify: bool = Field(True, description="Check each answer sentence against its citations.")
+
     max_question_chars: int = 2000
     host: str = "127.0.0.1"
     port: int = 8000

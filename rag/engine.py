@@ -11,17 +11,18 @@ import time
 from functools import cached_property
 from pathlib import Path
 
-from rag.citations import build_citations, is_abstention, normalise_markers
+from rag.citations import build_citations, is_abstention, normalise_markers, source_spans
 from rag.config import Settings
 from rag.context import Passage, assemble_context
 from rag.embedding import Embedder
-from rag.errors import BadQuestion, EmptyStore
+from rag.errors import BadQuestion, EmptyStore, UnknownDocuments
 from rag.generation import Generator
+from rag.grounding import ground_answer
 from rag.ingest import IngestReport, ingest_paths
 from rag.model_files import PRESETS, resolve_model
 from rag.prompts import PromptSet
 from rag.retrieval import RetrievalResult, retrieve
-from rag.schemas import Answer, Timings
+from rag.schemas import Answer, SearchResponse, SearchResult, Timings
 from rag.store import Store
 
 ABSTAIN_TEXT = "The articles don't say."
@@ -96,6 +97,41 @@ class Engine:
                 "`newsdesk ingest seeds/` (or `newsdesk ingest PATH...`) first"
             )
 
+    def scope(
+        self, doc_ids: list[str] | None = None, outlets: list[str] | None = None
+    ) -> list[str] | None:
+        """The doc_ids a filter allows (None: everything); naming nothing that exists is an error,
+        so a typo in a filter never looks like "the articles don't say"."""
+        if not doc_ids and not outlets:
+            return None
+        known = {d.doc_id: d for d in self.store.list_documents()}
+        allowed = set(known)
+        if doc_ids:
+            wanted: set[str] = set()
+            for given in doc_ids:
+                # An exact id, or a prefix that names one document ("002" for "002_e7c7…").
+                matches = [given] if given in known else [d for d in known if d.startswith(given)]
+                if len(matches) != 1:
+                    problem = "matches several documents" if matches else "matches no document"
+                    raise UnknownDocuments(
+                        f"document id {given!r} {problem}; known ids: "
+                        f"{', '.join(sorted(known)) or 'none'}"
+                    )
+                wanted.add(matches[0])
+            allowed &= wanted
+        if outlets:
+            by_outlet = set(self.store.doc_ids_for_outlets(outlets))
+            if not by_outlet:
+                names = sorted({d.outlet for d in known.values() if d.outlet})
+                raise UnknownDocuments(
+                    f"no article from outlet {', '.join(outlets)}; known outlets: "
+                    f"{', '.join(names) or 'none'}"
+                )
+            allowed &= by_outlet
+        if not allowed:
+            raise UnknownDocuments("no article matches both the document and outlet filters")
+        return sorted(allowed)
+
     def retrieve(self, question: str, doc_ids: list[str] | None = None) -> RetrievalResult:
         return retrieve(
             question,
@@ -131,12 +167,65 @@ class Engine:
             for i, p in enumerate(passages, start=1)
         ]
 
-    def ask(self, question: str, doc_ids: list[str] | None = None) -> Answer:
+    def search(
+        self,
+        query: str,
+        limit: int = 8,
+        doc_ids: list[str] | None = None,
+        outlets: list[str] | None = None,
+    ) -> SearchResponse:
+        """Ranked passages with offsets and no generation, so the model is never loaded here."""
+        q = self.check_question(query)
+        self.ensure_corpus()
+        scope = self.scope(doc_ids, outlets)
+        _ = self.embedder
+        started = time.perf_counter()
+        result = self.retrieve(q, scope)
+        passages = assemble_context(
+            result.hits,
+            self.store,
+            self._search_tokens,
+            budget_tokens=100 * limit,
+            max_sentences=limit,
+            dedup=self.settings.dedup,
+        )[:limit]
+        elapsed = (time.perf_counter() - started) * 1000
+        results = [
+            SearchResult(
+                rank=i,
+                doc_id=p.document.doc_id,
+                source_file=p.document.source_file,
+                title=p.document.title,
+                outlet=p.document.outlet,
+                start=p.start,
+                end=p.end,
+                text=self.store.document_text(p.document.doc_id)[p.start : p.end],
+                score=round(p.score, 6),
+                similarity=round(p.dense, 6),
+                also_in=source_spans(p, self.store),
+            )
+            for i, p in enumerate(passages, start=1)
+        ]
+        return SearchResponse(query=query, results=results, retrieve_ms=round(elapsed, 2))
+
+    def _search_tokens(self, text: str) -> int:
+        # The model's tokenizer when it is loaded anyway; otherwise a words-based estimate.
+        if "_generator" in self.__dict__:
+            return self.count_tokens(text)
+        return len(text.split()) * 4 // 3 + 1
+
+    def ask(
+        self,
+        question: str,
+        doc_ids: list[str] | None = None,
+        outlets: list[str] | None = None,
+    ) -> Answer:
         q = self.check_question(question)
         self.ensure_corpus()
+        scope = self.scope(doc_ids, outlets)
         _ = self.embedder, self.generator  # models load once, outside the timed path
         started = time.perf_counter()
-        result = self.retrieve(q, doc_ids)
+        result = self.retrieve(q, scope)
         if not result.hits or result.best_dense < self.settings.min_relevance:
             now = time.perf_counter()
             return self._abstain(question, "no_relevant_passages", result, started, now)
@@ -150,6 +239,16 @@ class Engine:
         text, cited = normalise_markers(generation.text, len(passages))
         if not text or is_abstention(text):
             return self._abstain(question, "model_declined", result, started, retrieved, generated)
+        dropped: list[str] = []
+        if self.settings.verify:
+            grounded = ground_answer(text, passages, self.embedder.encode)
+            text, cited, dropped = grounded.text, grounded.cited, grounded.dropped
+            if not text:
+                answer = self._abstain(
+                    question, "unsupported_answer", result, started, retrieved, generated
+                )
+                answer.dropped = dropped
+                return answer
         citations = build_citations(cited, passages, self.store)
         return Answer(
             question=question,
@@ -159,6 +258,7 @@ class Engine:
             timings=_timings(started, retrieved, generated),
             model=self.model_name,
             best_score=round(result.best_dense, 6),
+            dropped=dropped,
         )
 
     def _abstain(

@@ -17,3 +17,9 @@ class EmptyStore(NewsdeskError):
 
 class ModelError(NewsdeskError):
     code = "model_error"
+
+
+class UnknownDocuments(NewsdeskError):
+    """A filter names documents or outlets the store does not hold."""
+
+    code = "unknown_documents"

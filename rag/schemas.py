@@ -55,13 +55,23 @@ class Answer(BaseModel):
     model: str
     abstain_reason: AbstainReason | None = None
     best_score: float | None = Field(None, description="Best retrieval score for the question.")
+    dropped: list[str] = Field(
+        default_factory=list,
+        description="Draft sentences removed because no cited passage supported them.",
+    )
 
 
-class AskRequest(BaseModel):
+class Filters(BaseModel):
+    doc_ids: list[str] | None = Field(None, description="Only search these documents.")
+    outlets: list[str] | None = Field(
+        None, description="Only search articles from these outlets (case-insensitive)."
+    )
+
+
+class AskRequest(Filters):
     question: str = Field(
         min_length=1, max_length=2000, examples=["Which countries refused troops?"]
     )
-    doc_ids: list[str] | None = Field(None, description="Only search these documents.")
 
     @field_validator("question")
     @classmethod
@@ -69,3 +79,37 @@ class AskRequest(BaseModel):
         if not value.strip():
             raise ValueError("question must not be empty")
         return value
+
+
+class SearchRequest(Filters):
+    query: str = Field(min_length=1, max_length=2000, examples=["troops Ukraine Italy"])
+    limit: int = Field(8, ge=1, le=50, description="At most this many passages.")
+
+    @field_validator("query")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("query must not be empty")
+        return value
+
+
+class SearchResult(BaseModel):
+    """One ranked passage: whole sentences of one article, with exact offsets."""
+
+    rank: int
+    doc_id: str
+    source_file: str
+    title: str
+    outlet: str | None
+    start: int
+    end: int
+    text: str = Field(description="Exactly original_text[start:end].")
+    score: float = Field(description="Fused rank score (reciprocal rank fusion).")
+    similarity: float = Field(description="Cosine similarity of the best sentence to the query.")
+    also_in: list[SourceSpan] = Field(default_factory=list)
+
+
+class SearchResponse(BaseModel):
+    query: str
+    results: list[SearchResult]
+    retrieve_ms: float

@@ -1,0 +1,72 @@
+"""Search and metadata filters over the real store and embedder (no generation involved)."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from rag.errors import UnknownDocuments
+
+
+def test_search_returns_exact_spans_ranked(seeded_engine):
+    response = seeded_engine.search("Which countries ruled out deploying troops?", limit=5)
+    assert 1 <= len(response.results) <= 5
+    assert [r.rank for r in response.results] == list(range(1, len(response.results) + 1))
+    scores = [r.score for r in response.results]
+    assert scores == sorted(scores, reverse=True)
+    for r in response.results:
+        assert r.text == seeded_engine.store.document_text(r.doc_id)[r.start : r.end]
+    assert any("Germany" in r.text or "Italy" in r.text for r in response.results)
+
+
+def test_near_duplicates_take_one_slot_and_list_the_others(seeded_engine):
+    response = seeded_engine.search("coalition of the willing troops Italy Germany", limit=8)
+    covered = [(r.doc_id, r.start) for r in response.results]
+    for r in response.results:
+        for other in r.also_in:
+            # The duplicate is listed, not shown again as its own result.
+            assert (other.doc_id, other.start) not in covered
+            assert (
+                other.quote
+                == seeded_engine.store.document_text(other.doc_id)[other.start : other.end]
+            )
+
+
+def test_doc_filter_restricts_results(seeded_engine):
+    response = seeded_engine.search("troops", doc_ids=["002"], limit=5)
+    assert response.results
+    assert {r.doc_id[:3] for r in response.results} == {"002"}
+
+
+def test_outlet_filter_is_case_insensitive(seeded_engine):
+    outlets = {d.outlet for d in seeded_engine.store.list_documents() if d.outlet}
+    outlet = sorted(outlets)[0]
+    wanted = {d.doc_id for d in seeded_engine.store.list_documents() if d.outlet == outlet}
+    response = seeded_engine.search("Ukraine", outlets=[outlet.upper()], limit=5)
+    assert response.results
+    assert {r.doc_id for r in response.results} <= wanted
+
+
+@pytest.mark.parametrize(
+    "kwargs", [{"doc_ids": ["nope"]}, {"outlets": ["Nobody Times"]}, {"doc_ids": ["../etc"]}]
+)
+def test_unknown_filters_are_errors_not_empty_answers(seeded_engine, kwargs):
+    with pytest.raises(UnknownDocuments):
+        seeded_engine.search("troops", **kwargs)
+
+
+def test_search_endpoint(seeded_engine):
+    with TestClient(create_app(engine=seeded_engine)) as client:
+        r = client.post("/v1/search", json={"query": "Italy troops", "limit": 3})
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert 1 <= len(body["results"]) <= 3
+        assert {"rank", "doc_id", "start", "end", "text", "score", "also_in"} <= set(
+            body["results"][0]
+        )
+        bad = client.post("/v1/search", json={"query": "Italy", "doc_ids": ["missing"]})
+        assert bad.status_code == 404
+        assert bad.json()["error"]["code"] == "unknown_documents"
+        assert client.post("/v1/search", json={"query": "  "}).status_code == 422
+        assert client.post("/v1/search", json={"query": "x", "limit": 0}).status_code == 422
