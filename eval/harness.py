@@ -29,6 +29,32 @@ def build_systems(engine: Engine, compare_baseline: bool, work_dir: Path) -> lis
     return systems
 
 
+def run_retrieval_eval(
+    settings: Settings, subset: int | None, fast: bool, out_dir: Path | None, console: Console
+) -> tuple[dict, Path]:
+    """Retrieval and context only (no generation) for every selected answerable question."""
+    import json
+    from datetime import datetime, timezone
+
+    from eval.retrieval_eval import evaluate_retrieval, print_retrieval
+
+    questions = select(load_golden(), subset=subset, ids=fast_subset_ids() if fast else None)
+    with tempfile.TemporaryDirectory(prefix="newsdesk-eval-") as tmp:
+        engine = Engine(
+            settings.model_copy(update={"data_dir": Path(tmp) / "data"}), show_progress=True
+        )
+        engine.ingest([settings.seeds_dir])
+        report = evaluate_retrieval(engine, questions)
+    print_retrieval(report, console)
+    folder = out_dir or REPORTS
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    s = report["settings"]
+    base = folder / f"{stamp}-retrieval-{s['retrieval_mode']}-dedup{int(s['dedup'])}"
+    base.with_suffix(".json").write_text(json.dumps(report, indent=2), encoding="utf-8")
+    return report, base
+
+
 def run_cli_eval(
     settings: Settings,
     subset: int | None,

@@ -156,7 +156,11 @@ def score_question(q: GoldQuestion, res: QuestionResult) -> dict[str, float]:
             any(not numbers_in(strip_markers(sent)) <= cited_numbers for sent in sentences)
         )
         if q.answerable and q.gold_doc_ids:
-            cited_docs = {c["doc_id"] for c in a["citations"]}
+            # A citation's also_in lists the other articles carrying the same passage; the
+            # reader is shown them as sources, so they count as cited.
+            cited_docs = {c["doc_id"] for c in a["citations"]} | {
+                o["doc_id"] for c in a["citations"] for o in c.get("also_in", [])
+            }
             gold = set(q.gold_doc_ids)
             s["cited_doc_precision"] = (
                 len(cited_docs & gold) / len(cited_docs) if cited_docs else 0.0

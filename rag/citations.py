@@ -93,7 +93,9 @@ def source_spans(passage: Passage, store: Store) -> list[SourceSpan]:
     return spans
 
 
-def build_citations(cited: list[int], passages: list[Passage], store: Store) -> list[Citation]:
+def build_citations(
+    cited: list[int], passages: list[Passage], store: Store, supported: bool | None = None
+) -> list[Citation]:
     """One citation per cited passage; `quote` is the original text at [start, end)."""
     citations: list[Citation] = []
     for n in cited:
@@ -112,6 +114,7 @@ def build_citations(cited: list[int], passages: list[Passage], store: Store) -> 
                 quote=text[p.start : p.end],
                 score=round(p.score, 6),
                 also_in=source_spans(p, store),
+                supported=supported,
             )
         )
     return citations

@@ -226,11 +226,19 @@ def eval_cmd(
     out_dir: Annotated[
         Path | None, typer.Option("--out", help="Report folder (default eval/reports).")
     ] = None,
+    retrieval_only: Annotated[
+        bool,
+        typer.Option("--retrieval-only", help="Score retrieval and context only; no generation."),
+    ] = False,
 ) -> None:
     """Score the golden questions offline; writes JSON, markdown and a PNG chart."""
-    from eval.harness import run_cli_eval
+    from eval.harness import run_cli_eval, run_retrieval_eval
 
     settings = _settings(model=model)
+    if retrieval_only:
+        _, base = run_retrieval_eval(settings, subset, fast, out_dir, console=err)
+        out.print(f"report: {base}.json")
+        return
     report, base = run_cli_eval(
         settings,
         subset=subset,

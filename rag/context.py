@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from rag.facts import key_facts
 from rag.retrieval import SentenceHit
 from rag.store import DocumentRecord, Store, Unit
 
@@ -63,13 +64,20 @@ class _Cluster:
 
 
 def cluster_near_duplicates(hits: list[SentenceHit], threshold: float) -> list[_Cluster]:
-    """Greedy clustering in rank order: a hit joins the first lead it is near-identical to."""
+    """Greedy clustering in rank order: a hit joins the first lead from another article that
+    means nearly the same (cosine) and that already states every number and name it states.
+    The second test keeps "Germany and Italy ruled out troops" apart from "Italy refused to
+    send troops": close in meaning, but one adds a fact the other lacks."""
     clusters: list[_Cluster] = []
+    facts: dict[str, set[str]] = {}
     for hit in hits:
+        hit_facts = facts.setdefault(hit.unit.unit_id, key_facts(hit.unit.text))
         for cluster in clusters:
+            lead = cluster.lead
             if (
-                cluster.lead.unit.doc_id != hit.unit.doc_id
-                and float(cluster.lead.embedding @ hit.embedding) >= threshold
+                lead.unit.doc_id != hit.unit.doc_id
+                and float(lead.embedding @ hit.embedding) >= threshold
+                and hit_facts <= facts.setdefault(lead.unit.unit_id, key_facts(lead.unit.text))
             ):
                 cluster.members.append(hit)
                 break
@@ -85,7 +93,7 @@ def assemble_context(
     budget_tokens: int = 320,
     max_sentences: int = 8,
     dedup: bool = True,
-    dup_threshold: float = 0.86,
+    dup_threshold: float = 0.75,
     min_dense: float = 0.0,
     max_per_doc: int = 3,
     candidate_window: int = 16,

@@ -249,7 +249,10 @@ class Engine:
                 )
                 answer.dropped = dropped
                 return answer
-        citations = build_citations(cited, passages, self.store)
+        # After the check every remaining citation supports its sentence; unchecked ones are None.
+        citations = build_citations(
+            cited, passages, self.store, supported=True if self.settings.verify else None
+        )
         return Answer(
             question=question,
             answer=text,

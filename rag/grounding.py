@@ -16,125 +16,9 @@ import numpy as np
 
 from rag.citations import answer_sentences, strip_markers
 from rag.context import Passage
+from rag.facts import content_words, names, numbers, words
 
-_NUMBER_RE = re.compile(r"\d+(?:[.,]\d+)*")
-_NAME_RE = re.compile(r"\b[A-Z][a-zA-Z’'-]+")
-_WORD_RE = re.compile(r"[a-z0-9]+")
 _MARKER_RE = re.compile(r"\[(\d+)\]")
-_NUMBER_WORDS = {
-    "one": "1",
-    "two": "2",
-    "three": "3",
-    "four": "4",
-    "five": "5",
-    "six": "6",
-    "seven": "7",
-    "eight": "8",
-    "nine": "9",
-    "ten": "10",
-    "twenty": "20",
-    "thirty": "30",
-    "hundred": "100",
-}
-_STOP = frozenset(
-    {
-        "a",
-        "an",
-        "the",
-        "and",
-        "or",
-        "but",
-        "of",
-        "to",
-        "in",
-        "on",
-        "at",
-        "by",
-        "for",
-        "with",
-        "from",
-        "as",
-        "is",
-        "are",
-        "was",
-        "were",
-        "be",
-        "been",
-        "has",
-        "have",
-        "had",
-        "do",
-        "does",
-        "did",
-        "not",
-        "no",
-        "it",
-        "its",
-        "this",
-        "that",
-        "these",
-        "those",
-        "he",
-        "she",
-        "they",
-        "them",
-        "his",
-        "her",
-        "their",
-        "there",
-        "which",
-        "what",
-        "who",
-        "whom",
-        "when",
-        "where",
-        "why",
-        "how",
-        "will",
-        "would",
-        "can",
-        "could",
-        "should",
-        "may",
-        "might",
-        "also",
-        "said",
-        "says",
-        "according",
-        "articles",
-        "article",
-        "passage",
-        "passages",
-        "source",
-        "sources",
-        "report",
-        "reports",
-    }
-)
-# Capitalised words that are not names.
-_NOT_NAMES = {
-    "The",
-    "This",
-    "That",
-    "These",
-    "Those",
-    "It",
-    "He",
-    "She",
-    "They",
-    "In",
-    "On",
-    "According",
-    "However",
-    "Both",
-    "A",
-    "An",
-    "As",
-    "But",
-    "And",
-    "Also",
-    "While",
-}
 
 
 @dataclass
@@ -152,22 +36,6 @@ class GroundedAnswer:
     dropped: list[str] = field(default_factory=list)
 
 
-def _numbers(text: str) -> set[str]:
-    found = {n.replace(",", "") for n in _NUMBER_RE.findall(text)}
-    for word in _WORD_RE.findall(text.lower()):
-        if word in _NUMBER_WORDS:
-            found.add(_NUMBER_WORDS[word])
-    return found
-
-
-def _names(text: str) -> set[str]:
-    return {m.lower() for m in _NAME_RE.findall(text) if m not in _NOT_NAMES}
-
-
-def _content(text: str) -> set[str]:
-    return {w[:6] for w in _WORD_RE.findall(text.lower()) if w not in _STOP and len(w) > 2}
-
-
 def supports(
     claim: str,
     evidence: str,
@@ -176,13 +44,13 @@ def supports(
     min_overlap: float = 0.5,
 ) -> bool:
     """Numbers and names must be in the evidence; then meaning (cosine) or wording must match."""
-    if not _numbers(claim) <= _numbers(evidence):
+    if not numbers(claim) <= numbers(evidence):
         return False
-    evidence_lower = evidence.lower()
-    if any(name not in evidence_lower for name in _names(claim)):
+    evidence_words = words(evidence)
+    if any(part not in evidence_words for name in names(claim) for part in name.split("-")):
         return False
-    words = _content(claim)
-    overlap = len(words & _content(evidence)) / len(words) if words else 1.0
+    claim_words = content_words(claim)
+    overlap = len(claim_words & content_words(evidence)) / len(claim_words) if claim_words else 1.0
     return similarity >= min_similarity or overlap >= min_overlap
 
 

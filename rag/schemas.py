@@ -38,6 +38,11 @@ class Citation(BaseModel):
     also_in: list[SourceSpan] = Field(
         default_factory=list, description="Other articles reporting the same passage."
     )
+    supported: bool | None = Field(
+        None,
+        description="The support check found this passage backs the sentence(s) citing it "
+        "(None when the check is switched off).",
+    )
 
 
 class Timings(BaseModel):
