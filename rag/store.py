@@ -277,7 +277,9 @@ class Store:
     ) -> list[Hit]:
         """Nearest units by cosine similarity (1 - Chroma's cosine distance)."""
         collection = self._collections[_kind(kind)]
-        n = collection.count()
+        # SQLite's row count is ~100x cheaper than Chroma's count(); vectors are written before
+        # rows and deleted with them, so it never exceeds the number of vectors.
+        n = self.count(kind)
         if n == 0 or k <= 0:
             return []
         where = {"doc_id": {"$in": list(doc_ids)}} if doc_ids else None
