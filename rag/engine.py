@@ -13,16 +13,18 @@ from pathlib import Path
 
 from rag.citations import build_citations, is_abstention, normalise_markers, source_spans
 from rag.config import Settings
+from rag.conflicts import Conflict, describe, find_conflicts
 from rag.context import Passage, assemble_context
 from rag.embedding import Embedder
 from rag.errors import BadQuestion, EmptyStore, UnknownDocuments
 from rag.generation import Generator
-from rag.grounding import ground_answer
+from rag.grounding import ground_answer, require_quantity
 from rag.ingest import IngestReport, ingest_paths
 from rag.model_files import PRESETS, resolve_model
 from rag.prompts import PromptSet
 from rag.retrieval import RetrievalResult, retrieve
-from rag.schemas import Answer, SearchResponse, SearchResult, Timings
+from rag.schemas import Answer, ConflictClaim, SearchResponse, SearchResult, Timings
+from rag.schemas import Conflict as ConflictOut
 from rag.store import Store
 
 ABSTAIN_TEXT = "The articles don't say."
@@ -237,18 +239,30 @@ class Engine:
         generated = time.perf_counter()
 
         text, cited = normalise_markers(generation.text, len(passages))
-        if not text or is_abstention(text):
-            return self._abstain(question, "model_declined", result, started, retrieved, generated)
+        declined = not text or is_abstention(text)
         dropped: list[str] = []
-        if self.settings.verify:
+        if not declined and self.settings.verify:
             grounded = ground_answer(text, passages, self.embedder.encode)
+            grounded = require_quantity(q, grounded)
             text, cited, dropped = grounded.text, grounded.cited, grounded.dropped
-            if not text:
-                answer = self._abstain(
-                    question, "unsupported_answer", result, started, retrieved, generated
-                )
-                answer.dropped = dropped
-                return answer
+        conflicts = self.conflicts(q, passages)
+        if conflicts:
+            # The disagreement is read from the articles, so it stands even when the model
+            # declined or its draft did not survive the check.
+            outlets = {
+                n: p.document.outlet or p.document.title for n, p in enumerate(passages, start=1)
+            }
+            notes = " ".join(describe(c, outlets) for c in conflicts)
+            text = notes if declined or not text else f"{text} {notes}"
+            cited = list(dict.fromkeys(cited + [c.passage for f in conflicts for c in f.claims]))
+        elif declined:
+            return self._abstain(question, "model_declined", result, started, retrieved, generated)
+        elif not text:
+            answer = self._abstain(
+                question, "unsupported_answer", result, started, retrieved, generated
+            )
+            answer.dropped = dropped
+            return answer
         # After the check every remaining citation supports its sentence; unchecked ones are None.
         citations = build_citations(
             cited, passages, self.store, supported=True if self.settings.verify else None
@@ -262,7 +276,30 @@ class Engine:
             model=self.model_name,
             best_score=round(result.best_dense, 6),
             dropped=dropped,
+            conflicts=[self._conflict_out(c, passages) for c in conflicts],
         )
+
+    def conflicts(self, question: str, passages: list[Passage]) -> list[Conflict]:
+        texts = [self.store.document_text(d) for d in {p.document.doc_id for p in passages}]
+        return find_conflicts(question, passages, texts)
+
+    def _conflict_out(self, conflict: Conflict, passages: list[Passage]) -> ConflictOut:
+        claims = []
+        for c in conflict.claims:
+            doc = passages[c.passage - 1].document
+            text = self.store.document_text(doc.doc_id)
+            claims.append(
+                ConflictClaim(
+                    value=c.value,
+                    n=c.passage,
+                    doc_id=doc.doc_id,
+                    outlet=doc.outlet,
+                    start=c.unit.start,
+                    end=c.unit.end,
+                    quote=text[c.unit.start : c.unit.end],
+                )
+            )
+        return ConflictOut(kind=conflict.kind, topic=conflict.topic, claims=claims)
 
     def _abstain(
         self,

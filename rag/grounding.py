@@ -97,6 +97,30 @@ def ground_answer(
     return GroundedAnswer(text=text, cited=cited_order, sentences=kept, dropped=dropped)
 
 
+_QUANTITY_RE = re.compile(
+    r"\b(how (many|much)|what (is|was|were) the (number|value|total|size|cost|amount|price)"
+    r"|what percentage)\b",
+    re.IGNORECASE,
+)
+
+
+def asks_for_quantity(question: str) -> bool:
+    return bool(_QUANTITY_RE.search(question))
+
+
+def require_quantity(question: str, grounded: GroundedAnswer) -> GroundedAnswer:
+    """A "how many" answer with no number of its own does not answer: "European troops will be
+    deployed [1]" is true and cited, yet the articles never give the count. Numbers echoed from
+    the question do not count."""
+    if not asks_for_quantity(question):
+        return grounded
+    asked = numbers(question)
+    if any(numbers(s.text) - asked for s in grounded.sentences):
+        return grounded
+    dropped = grounded.dropped + [s.text for s in grounded.sentences]
+    return GroundedAnswer(text="", cited=[], sentences=[], dropped=dropped)
+
+
 def _with_markers(claim: str, cited: list[int]) -> str:
     marks = "".join(f"[{n}]" for n in cited)
     body = claim.rstrip()

@@ -45,6 +45,24 @@ class Citation(BaseModel):
     )
 
 
+class ConflictClaim(BaseModel):
+    """One side of a disagreement: what one report says, and exactly where."""
+
+    value: str = Field(description='What this report says, e.g. "Rishi Sunak" or "500".')
+    n: int = Field(description="The [n] marker citing it in the answer.")
+    doc_id: str
+    outlet: str | None
+    start: int
+    end: int
+    quote: str = Field(description="The sentence that says it: original_text[start:end].")
+
+
+class Conflict(BaseModel):
+    kind: Literal["title", "quantity"]
+    topic: str = Field(description='What the reports disagree on, e.g. "UK Prime Minister".')
+    claims: list[ConflictClaim]
+
+
 class Timings(BaseModel):
     retrieve_ms: float
     generate_ms: float
@@ -63,6 +81,10 @@ class Answer(BaseModel):
     dropped: list[str] = Field(
         default_factory=list,
         description="Draft sentences removed because no cited passage supported them.",
+    )
+    conflicts: list[Conflict] = Field(
+        default_factory=list,
+        description="Where the cited reports disagree on the asked fact; each side is cited.",
     )
 
 

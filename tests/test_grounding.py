@@ -6,7 +6,7 @@ import re
 import numpy as np
 
 from rag.context import Passage
-from rag.grounding import ground_answer, supports
+from rag.grounding import asks_for_quantity, ground_answer, require_quantity, supports
 from rag.store import DocumentRecord, Unit
 
 VOCAB: dict[str, int] = {}
@@ -59,3 +59,20 @@ def test_wrong_citation_is_recited_and_unsupported_sentence_dropped():
 def test_nothing_supported_means_empty_text():
     g = ground_answer("Ukraine has surrendered [1].", PASSAGES, bow)
     assert g.text == "" and g.cited == [] and len(g.dropped) == 1
+
+
+def test_quantity_question_needs_a_number_of_its_own():
+    assert asks_for_quantity("How many troops will Europe send?")
+    assert asks_for_quantity("What is the value of the missile deal?")
+    assert not asks_for_quantity("Who refused to send troops?")
+
+    evasive = ground_answer("Germany and Italy ruled out deploying troops [1].", PASSAGES, bow)
+    assert evasive.text
+    checked = require_quantity("How many troops will Germany deploy?", evasive)
+    assert checked.text == "" and checked.dropped == [evasive.sentences[0].text]
+
+    counted = ground_answer("The strike killed 22 people [2].", PASSAGES, bow)
+    assert require_quantity("How many died in the strike?", counted).text == counted.text
+    # A number copied from the question is not an answer to it.
+    echo = ground_answer("The strike killed 22 people [2].", PASSAGES, bow)
+    assert require_quantity("How many of the 22 dead were children?", echo).text == ""

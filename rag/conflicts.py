@@ -1,0 +1,238 @@
+"""Notice when the passages behind an answer disagree on the fact that was asked.
+
+News rewrites disagree in two checkable ways: who holds a title ("UK Prime Minister Rishi
+Sunak" in one report, "Prime Minister Sir Keir Starmer" in another; "Chinese President Vladimir
+Putin" against "Russian President Vladimir Putin") and how many of something there were ("over
+500 drones" against "84 drones"). Both are read from the article text itself, never from the
+model, and only reported when the question asks about that title, person or quantity, so an
+unrelated answer is not cluttered with disagreements nobody asked about.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from rag.context import Passage
+from rag.store import Unit
+
+_ROLES = (
+    "Prime Minister",
+    "Foreign Minister",
+    "Defence Minister",
+    "Defence Secretary",
+    "Defense Secretary",
+    "Foreign Secretary",
+    "Home Secretary",
+    "Secretary of State",
+    "Secretary-General",
+    "Chancellor",
+    "President",
+)
+_ROLE_RE = "|".join(re.escape(r) for r in _ROLES)
+_NAME = r"[A-Z][a-z]+(?:-[A-Z][a-z]+)?"
+_TITLE_RE = re.compile(
+    rf"(?:\b(?P<former>former|ex-|late|then)\s+)?"
+    rf"(?:\b(?P<qual>[A-Z][A-Za-z]+|[A-Z]{{2,3}})\s+)?"
+    rf"\b(?P<role>{_ROLE_RE})\s+"
+    rf"(?P<person>(?:Sir\s+|Dame\s+)?{_NAME}(?:\s+(?:von\s+der\s+|de\s+)?{_NAME}){{0,2}})"
+)
+# A capitalised word before a title that is not a country or body.
+_NOT_QUALIFIERS = {"The", "A", "An", "Then", "Former", "Late", "Acting", "Deputy", "Vice", "As"}
+_COUNTRY = {
+    "uk": "uk",
+    "british": "uk",
+    "britain": "uk",
+    "us": "us",
+    "american": "us",
+    "russian": "russia",
+    "russia": "russia",
+    "french": "france",
+    "france": "france",
+    "chinese": "china",
+    "china": "china",
+    "ukrainian": "ukraine",
+    "ukraine": "ukraine",
+    "german": "germany",
+    "germany": "germany",
+    "italian": "italy",
+    "italy": "italy",
+}
+_HOW_MANY_RE = re.compile(r"\bhow many\s+(?:\w+\s+){0,2}?(?P<noun>[a-z]+s)\b", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Claim:
+    value: str  # what this report says: "Rishi Sunak", "Chinese President", "500"
+    passage: int  # 1-based passage number, for the [n] marker
+    unit: Unit  # the sentence that says it (exact span)
+
+
+@dataclass(frozen=True)
+class Conflict:
+    kind: str  # "title" | "quantity"
+    topic: str  # "UK Prime Minister", "Vladimir Putin's title", "drones"
+    claims: list[Claim]
+
+
+@dataclass(frozen=True)
+class _Title:
+    qualifier: str | None
+    raw_qualifier: str | None
+    role: str
+    person: str
+    passage: int
+    unit: Unit
+
+    @property
+    def person_words(self) -> set[str]:
+        return {w.lower() for w in self.person.split() if w not in ("Sir", "Dame")}
+
+
+def _qualifier(raw: str | None) -> str | None:
+    if not raw or raw in _NOT_QUALIFIERS:
+        return None
+    return _COUNTRY.get(raw.lower(), raw.lower())
+
+
+def _titles(units: list[tuple[int, Unit]]) -> list[_Title]:
+    found = []
+    for n, unit in units:
+        for m in _TITLE_RE.finditer(unit.text):
+            if m.group("former"):
+                continue  # "former Russian President Dmitry Medvedev" holds no title now
+            qual = _qualifier(m.group("qual"))
+            raw = m.group("qual") if qual else None
+            found.append(_Title(qual, raw, m.group("role"), m.group("person"), n, unit))
+    return found
+
+
+def _same_person(a: _Title, b: _Title) -> bool:
+    return bool(a.person_words & b.person_words)
+
+
+def _distinct(claims: list[Claim], key) -> list[Claim]:
+    """One claim per distinct value (the first, i.e. best-ranked, passage that makes it)."""
+    seen: dict[str, Claim] = {}
+    for c in claims:
+        seen.setdefault(key(c), c)
+    return list(seen.values())
+
+
+def _title_conflicts(
+    question: str, titles: list[_Title], known: list[_Title] | None = None
+) -> list[Conflict]:
+    """`titles` come from the numbered passages; `known` from the whole articles, to learn that
+    the "President Donald Trump" of one passage is "US President Donald Trump" elsewhere."""
+    known = known if known is not None else titles
+    q = question.lower()
+    q_words = set(re.findall(r"[a-z]+", q))
+    asked_quals = {_COUNTRY[w] for w in q_words if w in _COUNTRY}
+    conflicts: list[Conflict] = []
+
+    # Who holds a title: the question names the role ("Who is the UK prime minister?").
+    asked_people = any(t.person_words & q_words for t in titles)
+    for role in sorted({t.role for t in titles}):
+        if role.lower() not in q or asked_people:
+            continue
+        holders = [t for t in titles if t.role == role]
+        for qual in sorted(asked_quals):
+            qualified = [t for t in holders if t.qualifier == qual]
+            # An unqualified "Prime Minister X" counts when X holds that title for no other
+            # country anywhere in the articles.
+            loose = [
+                t
+                for t in holders
+                if t.qualifier is None
+                and not any(
+                    _same_person(t, o) and o.role == role and o.qualifier not in (None, qual)
+                    for o in known
+                )
+            ]
+            candidates = qualified + loose
+            people: list[_Title] = []
+            for t in candidates:
+                if not any(_same_person(t, p) for p in people):
+                    people.append(t)
+            if len(people) > 1:
+                label = (
+                    f"{qual.upper() if qual and len(qual) <= 3 else (qual or '').title()} {role}"
+                )
+                conflicts.append(
+                    Conflict(
+                        "title",
+                        label.strip(),
+                        [Claim(p.person, p.passage, p.unit) for p in people],
+                    )
+                )
+
+    # What title a person holds: the question names the person and asks about a title.
+    asks_title = bool(q_words & {"title", "described", "role", "position", "job"}) or any(
+        r.lower() in q for r in _ROLES
+    )
+    if asks_title:
+        for t in titles:
+            if not (t.person_words & q_words):
+                continue
+            same = [o for o in titles if _same_person(t, o) and o.role == t.role]
+            variants = _distinct(
+                [
+                    Claim(
+                        f"{o.raw_qualifier} {o.role}",
+                        o.passage,
+                        o.unit,
+                    )
+                    for o in same
+                    if o.qualifier
+                ],
+                key=lambda c: c.value,
+            )
+            if len(variants) > 1 and not any(c.topic == f"{t.person}'s title" for c in conflicts):
+                conflicts.append(Conflict("title", f"{t.person}'s title", variants))
+    return conflicts
+
+
+def _quantity_conflicts(question: str, units: list[tuple[int, Unit]]) -> list[Conflict]:
+    m = _HOW_MANY_RE.search(question)
+    if not m:
+        return []
+    noun = m.group("noun").lower()
+    number = re.compile(
+        rf"\b(?P<n>\d[\d,]*(?:\.\d+)?)\s+(?:[a-z-]+\s+){{0,2}}?{re.escape(noun)}\b", re.IGNORECASE
+    )
+    claims = [
+        Claim(hit.group("n").replace(",", ""), n, unit)
+        for n, unit in units
+        for hit in number.finditer(unit.text)
+    ]
+    claims = _distinct(claims, key=lambda c: c.value)
+    docs = {c.unit.doc_id for c in claims}
+    if len(claims) > 1 and len(docs) > 1:
+        return [Conflict("quantity", noun, claims)]
+    return []
+
+
+def find_conflicts(
+    question: str, passages: list[Passage], article_texts: list[str] | None = None
+) -> list[Conflict]:
+    """Disagreements on the asked fact among the numbered passages (sentence by sentence)."""
+    units = [(n, u) for n, p in enumerate(passages, start=1) for u in p.sentences]
+    known = None
+    if article_texts is not None:
+        known = _titles([(0, Unit("", "", 0, 0, len(t), t)) for t in article_texts])
+    conflicts = _title_conflicts(question, _titles(units), known)
+    conflicts += _quantity_conflicts(question, units)
+    # A conflict inside one article is a slip of that article; across articles, a disagreement.
+    return [c for c in conflicts if len({cl.unit.doc_id for cl in c.claims}) > 1]
+
+
+def describe(conflict: Conflict, outlets: dict[int, str]) -> str:
+    """One answer sentence that states each side with its citation."""
+    sides = [
+        f"{outlets.get(c.passage) or 'one report'} gives {c.value} [{c.passage}]"
+        for c in conflict.claims
+    ]
+    joined = "; ".join(sides)
+    if conflict.kind == "quantity":
+        return f"The sources give different figures for {conflict.topic}: {joined}."
+    return f"The sources disagree on the {conflict.topic}: {joined}."
