@@ -302,7 +302,8 @@ def write_report(report: dict, out_dir: Path) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     stamp = report["created"].replace(":", "").replace("-", "").replace("+0000", "Z")
     base = out_dir / f"{stamp}-{report['model']}"
-    base.with_suffix(".json").write_text(json.dumps(report, indent=1))
+    # Not with_suffix: model names carry dots ("qwen2.5-coder-1.5b").
+    Path(f"{base}.json").write_text(json.dumps(report, indent=1))
     md = [
         f"# Evaluation {report['created']}",
         "",
@@ -313,8 +314,8 @@ def write_report(report: dict, out_dir: Path) -> Path:
         markdown_table(report),
         "",
     ]
-    base.with_suffix(".md").write_text("\n".join(md))
-    _chart(report, base.with_suffix(".png"))
+    Path(f"{base}.md").write_text("\n".join(md))
+    _chart(report, Path(f"{base}.png"))
     return base
 
 
