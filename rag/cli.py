@@ -129,6 +129,29 @@ def ask(
 
 @app.command()
 @friendly_errors
+def chat(
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Piped input: print one JSON object per answer.")
+    ] = False,
+    model: ModelOpt = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Chat about the articles: streamed answers, sources, follow-up questions.
+
+    On a terminal this is interactive (/help lists commands). With piped input each line is one
+    question and each answer is printed, so it can be scripted."""
+    from rag.engine import Engine
+    from rag.terminal import run_chat
+
+    engine = Engine(_settings(data_dir, model), show_progress=sys.stderr.isatty())
+    engine.ensure_corpus()
+    failures = run_chat(engine, as_json)
+    if failures:
+        raise typer.Exit(1)
+
+
+@app.command()
+@friendly_errors
 def search(
     query: Annotated[str, typer.Argument(help="What to look for, in quotes.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,

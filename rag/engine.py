@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
@@ -20,6 +22,7 @@ from rag.errors import BadQuestion, EmptyStore, UnknownDocuments
 from rag.generation import Generator
 from rag.grounding import ground_answer, require_quantity
 from rag.ingest import IngestReport, ingest_paths
+from rag.injection import looks_like_injection
 from rag.model_files import PRESETS, resolve_model
 from rag.prompts import PromptSet
 from rag.retrieval import RetrievalResult, retrieve
@@ -28,6 +31,27 @@ from rag.schemas import Conflict as ConflictOut
 from rag.store import Store
 
 ABSTAIN_TEXT = "The articles don't say."
+
+
+@dataclass
+class Prepared:
+    """A question retrieved and rendered into messages, waiting for the model."""
+
+    question: str
+    q: str
+    result: RetrievalResult
+    passages: list[Passage]
+    messages: list[dict[str, str]]
+    started: float
+    retrieved: float
+
+
+@dataclass
+class StreamEvent:
+    kind: str  # "sources" | "token" | "answer"
+    text: str = ""
+    passages: list[Passage] = field(default_factory=list)
+    answer: Answer | None = None
 
 
 class Engine:
@@ -216,15 +240,19 @@ class Engine:
             return self.count_tokens(text)
         return len(text.split()) * 4 // 3 + 1
 
-    def ask(
+    def prepare(
         self,
         question: str,
         doc_ids: list[str] | None = None,
         outlets: list[str] | None = None,
-    ) -> Answer:
+    ) -> Prepared | Answer:
+        """Everything before generation; an `Answer` back means retrieval already abstained."""
         q = self.check_question(question)
         self.ensure_corpus()
         scope = self.scope(doc_ids, outlets)
+        if looks_like_injection(q):
+            now = time.perf_counter()
+            return self._abstain(question, "instruction_in_question", None, now, now)
         _ = self.embedder, self.generator  # models load once, outside the timed path
         started = time.perf_counter()
         result = self.retrieve(q, scope)
@@ -232,13 +260,58 @@ class Engine:
             now = time.perf_counter()
             return self._abstain(question, "no_relevant_passages", result, started, now)
         passages = self.context(result)
-        retrieved = time.perf_counter()
-
         messages = self.prompts.messages(q, self.render_passages(passages))
-        generation = self.generator.chat(messages, max_tokens=self.settings.max_tokens)
-        generated = time.perf_counter()
+        return Prepared(question, q, result, passages, messages, started, time.perf_counter())
 
-        text, cited = normalise_markers(generation.text, len(passages))
+    def ask(
+        self,
+        question: str,
+        doc_ids: list[str] | None = None,
+        outlets: list[str] | None = None,
+    ) -> Answer:
+        prepared = self.prepare(question, doc_ids, outlets)
+        if isinstance(prepared, Answer):
+            return prepared
+        generation = self.generator.chat(prepared.messages, max_tokens=self.settings.max_tokens)
+        return self.finish(prepared, generation.text, time.perf_counter())
+
+    def ask_stream(
+        self,
+        question: str,
+        doc_ids: list[str] | None = None,
+        outlets: list[str] | None = None,
+        cancel: threading.Event | None = None,
+    ) -> Iterator[StreamEvent]:
+        """Sources first, then the draft as it is decoded, then the checked answer.
+
+        The draft streams unchecked; the final answer is the verified one, so a client shows the
+        tokens for speed and replaces them with the answer event's text."""
+        prepared = self.prepare(question, doc_ids, outlets)
+        if isinstance(prepared, Answer):
+            yield StreamEvent("answer", answer=prepared)
+            return
+        yield StreamEvent("sources", passages=prepared.passages)
+        pieces: list[str] = []
+        for piece in self.generator.stream(
+            prepared.messages, max_tokens=self.settings.max_tokens, cancel=cancel
+        ):
+            pieces.append(piece)
+            yield StreamEvent("token", text=piece)
+        if cancel is not None and cancel.is_set():
+            return
+        answer = self.finish(prepared, "".join(pieces), time.perf_counter())
+        yield StreamEvent("answer", answer=answer)
+
+    def finish(self, prepared: Prepared, draft: str, generated: float) -> Answer:
+        """Check the draft against its passages: citations, support, quantities, conflicts."""
+        question, q, result, passages = (
+            prepared.question,
+            prepared.q,
+            prepared.result,
+            prepared.passages,
+        )
+        started, retrieved = prepared.started, prepared.retrieved
+        text, cited = normalise_markers(draft, len(passages))
         declined = not text or is_abstention(text)
         dropped: list[str] = []
         if not declined and self.settings.verify:
@@ -305,7 +378,7 @@ class Engine:
         self,
         question: str,
         reason: str,
-        result: RetrievalResult,
+        result: RetrievalResult | None,
         started: float,
         retrieved: float,
         generated: float | None = None,
@@ -318,7 +391,7 @@ class Engine:
             timings=_timings(started, retrieved, generated or retrieved),
             model=self.model_name,
             abstain_reason=reason,  # type: ignore[arg-type]
-            best_score=round(result.best_dense, 6),
+            best_score=round(result.best_dense, 6) if result else None,
         )
 
 

@@ -18,6 +18,7 @@ class PromptSet:
     system: str
     question: Template
     passage: Template
+    rewrite: Template
 
     @classmethod
     def load(cls, prompts_dir: Path) -> PromptSet:
@@ -32,6 +33,7 @@ class PromptSet:
             system=read("system.txt").strip(),
             question=Template(read("question.txt").strip()),
             passage=Template(read("passage.txt").strip()),
+            rewrite=Template(read("rewrite.txt").strip()),
         )
 
     def render_passage(self, n: int, outlet: str | None, title: str, text: str) -> str:
@@ -43,3 +45,7 @@ class PromptSet:
         """System rules first and unchanged between questions, so llama.cpp reuses their KV."""
         user = self.question.safe_substitute(passages="\n\n".join(passages), question=question)
         return [{"role": "system", "content": self.system}, {"role": "user", "content": user}]
+
+    def rewrite_messages(self, history: str, question: str) -> list[dict[str, str]]:
+        user = self.rewrite.safe_substitute(history=history, question=question)
+        return [{"role": "user", "content": user}]

@@ -9,7 +9,9 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator
 
-AbstainReason = Literal["no_relevant_passages", "unsupported_answer", "model_declined"]
+AbstainReason = Literal[
+    "no_relevant_passages", "unsupported_answer", "model_declined", "instruction_in_question"
+]
 
 
 class SourceSpan(BaseModel):

@@ -152,6 +152,7 @@ def assert_citations_exact_in_store(engine, answer) -> None:
 def test_injection_questions_get_an_abstention(seeded_engine, question):
     answer = seeded_engine.ask(question)
     assert not answer.answerable, answer.answer
+    assert answer.abstain_reason == "instruction_in_question"
     assert answer.citations == []
     system_prompt = (PROJECT_ROOT / "prompts" / "system.txt").read_text(encoding="utf-8")
     assert system_prompt.strip()[:60] not in answer.answer

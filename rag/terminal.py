@@ -1,0 +1,216 @@
+"""`newsdesk chat`: the terminal way in.
+
+Interactive on a terminal (prompt_toolkit for input and persistent history, rich for output):
+the draft streams as the model writes it, then the checked answer, what the check removed,
+where the sources disagree, and the numbered sources. Piped, each input line is one question
+and each answer is printed (or one JSON object per line with --json), so it can be scripted.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TextIO
+
+from rich.console import Console
+from rich.markup import escape
+
+from rag.chat import Conversation
+from rag.engine import Engine
+from rag.errors import NewsdeskError
+from rag.schemas import Answer
+
+HELP = """Ask a question about the articles; follow-ups may refer to earlier answers.
+  /sources N   print the full passage behind citation [N] of the last answer
+  /reset       forget the conversation (follow-ups start fresh)
+  /model       show the model and data directory in use
+  /help        this text
+  /quit        leave (or Ctrl-D); Ctrl-C stops an answer without leaving"""
+
+
+class ChatUI:
+    def __init__(self, engine: Engine, console: Console) -> None:
+        self.engine = engine
+        self.console = console
+        self.conversation = Conversation(engine)
+        self.last: Answer | None = None
+
+    # ---- commands -------------------------------------------------------------------------------
+
+    def command(self, line: str) -> bool:
+        """Run a /command; False means leave."""
+        name, _, arg = line[1:].partition(" ")
+        name = name.lower()
+        if name in {"quit", "exit", "q"}:
+            return False
+        if name == "help":
+            self.console.print(escape(HELP))
+        elif name == "reset":
+            self.conversation.reset()
+            self.last = None
+            self.console.print("[dim]conversation cleared[/dim]")
+        elif name == "model":
+            s = self.engine.settings
+            self.console.print(
+                f"model [bold]{escape(self.engine.model_name)}[/bold] "
+                f"({escape(str(self.engine.generator.model_path))}), "
+                f"data dir {escape(str(s.data_dir))}, retrieval {s.retrieval_mode}"
+            )
+        elif name == "sources":
+            self.show_source(arg.strip())
+        else:
+            self.console.print(f"[red]unknown command /{escape(name)}[/red] — try /help")
+        return True
+
+    def show_source(self, arg: str) -> None:
+        if self.last is None or not self.last.citations:
+            self.console.print("[yellow]no sources yet: ask a question first[/yellow]")
+            return
+        numbers = [c.n for c in self.last.citations]
+        if not arg.isdigit() or int(arg) not in numbers:
+            shown = ", ".join(str(n) for n in numbers)
+            self.console.print(f"[red]usage: /sources N[/red] where N is one of {shown}")
+            return
+        c = next(c for c in self.last.citations if c.n == int(arg))
+        self.console.print(
+            f"[bold][{c.n}] {escape(c.outlet or 'unknown outlet')} — {escape(c.title)}[/bold]\n"
+            f"[dim]{escape(c.source_file)}, characters {c.start}–{c.end}[/dim]"
+        )
+        self.console.print(escape(c.quote), soft_wrap=True)
+        for other in c.also_in:
+            self.console.print(
+                f"[dim]also reported by {escape(other.outlet or other.doc_id)} "
+                f"({escape(other.source_file)}, characters {other.start}–{other.end})[/dim]"
+            )
+
+    # ---- questions ------------------------------------------------------------------------------
+
+    def ask(self, question: str) -> None:
+        standalone = self.conversation.standalone(question)
+        if standalone != question:
+            self.console.print(f"[dim]searching: {escape(standalone)}[/dim]")
+        events = self.engine.ask_stream(standalone)
+        answer: Answer | None = None
+        streamed = False
+        try:
+            for event in events:
+                if event.kind == "sources":
+                    self.console.print(f"[dim]{len(event.passages)} passages[/dim]")
+                elif event.kind == "token":
+                    self.console.print(event.text, end="", style="dim", markup=False)
+                    streamed = True
+                elif event.kind == "answer":
+                    answer = event.answer
+        except KeyboardInterrupt:
+            events.close()
+            self.console.print("\n[yellow]stopped[/yellow]")
+            return
+        if streamed:
+            self.console.print()
+        if answer is None:
+            return
+        self.render(answer)
+        self.last = answer
+        self.conversation.record(question, standalone, answer)
+
+    def render(self, answer: Answer) -> None:
+        con = self.console
+        if not answer.answerable:
+            reason = (answer.abstain_reason or "").replace("_", " ")
+            con.print(f"[bold]{escape(answer.answer)}[/bold] [dim]({reason})[/dim]")
+        else:
+            con.print(f"[bold]{escape(answer.answer)}[/bold]", soft_wrap=True)
+        for sentence in answer.dropped:
+            con.print(f"[red]✗ removed, not supported by the sources:[/red] {escape(sentence)}")
+        for conflict in answer.conflicts:
+            sides = "; ".join(f"{c.outlet or c.doc_id}: {c.value} [{c.n}]" for c in conflict.claims)
+            con.print(f"[yellow]⚠ sources disagree on {escape(conflict.topic)}:[/yellow] {sides}")
+        for c in answer.citations:
+            quote = " ".join(c.quote.split())
+            if len(quote) > 140:
+                quote = quote[:137] + "…"
+            mark = {True: "[green]✓[/green]", False: "[red]✗[/red]", None: " "}[c.supported]
+            also = f" [dim]+{len(c.also_in)} more[/dim]" if c.also_in else ""
+            con.print(
+                f"{mark} [{c.n}] {escape(c.outlet or 'unknown outlet')} — "
+                f"{escape(c.title)}{also}\n    [dim]“{escape(quote)}”[/dim]"
+            )
+
+    # ---- loops ----------------------------------------------------------------------------------
+
+    def interactive(self, history_file: Path) -> None:
+        from prompt_toolkit import PromptSession
+        from prompt_toolkit.history import FileHistory
+
+        history_file.parent.mkdir(parents=True, exist_ok=True)
+        session: PromptSession[str] = PromptSession(history=FileHistory(str(history_file)))
+        self.console.print(
+            f"[bold]newsdesk chat[/bold] · {escape(self.engine.model_name)} · /help for commands"
+        )
+        while True:
+            try:
+                line = session.prompt("you> ").strip()
+            except KeyboardInterrupt:
+                continue  # Ctrl-C at the prompt clears the line, as in a shell
+            except EOFError:
+                break
+            if not line:
+                continue
+            if line.startswith("/"):
+                if not self.command(line):
+                    break
+                continue
+            try:
+                self.ask(line)
+            except NewsdeskError as exc:
+                self.console.print(f"[red]error:[/red] {escape(str(exc))}")
+
+    def piped(self, lines: Iterable[str], as_json: bool, out: TextIO) -> int:
+        """One question per line; returns how many lines failed."""
+        failures = 0
+        for raw in lines:
+            line = raw.strip()
+            if not line:
+                continue
+            if line.startswith("/"):
+                if not self.command(line):
+                    break
+                continue
+            try:
+                standalone = self.conversation.standalone(line)
+                answer = self.engine.ask(standalone)
+            except NewsdeskError as exc:
+                failures += 1
+                if as_json:
+                    error = {"code": exc.code, "message": str(exc)}
+                    out.write(json.dumps({"question": line, "error": error}) + "\n")
+                else:
+                    self.console.print(f"[red]error:[/red] {escape(str(exc))}")
+                out.flush()
+                continue
+            self.last = answer
+            self.conversation.record(line, standalone, answer)
+            if as_json:
+                record = answer.model_dump(mode="json")
+                record["standalone_question"] = standalone
+                out.write(json.dumps(record, ensure_ascii=False) + "\n")
+                out.flush()
+            else:
+                self.console.print(f"[bold]Q: {escape(line)}[/bold]")
+                if standalone != line:
+                    self.console.print(f"[dim]searching: {escape(standalone)}[/dim]")
+                self.render(answer)
+                self.console.print()
+        return failures
+
+
+def run_chat(engine: Engine, as_json: bool, stdin: TextIO = sys.stdin) -> int:
+    # With --json, stdout carries only JSON lines; everything else goes to stderr.
+    console = Console(highlight=False, stderr=as_json)
+    ui = ChatUI(engine, console)
+    if stdin.isatty() and sys.stdout.isatty():
+        ui.interactive(engine.settings.data_dir / "chat_history")
+        return 0
+    return ui.piped(stdin, as_json, sys.stdout)
