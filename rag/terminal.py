@@ -194,6 +194,7 @@ class ChatUI:
             self.conversation.record(line, standalone, answer)
             if as_json:
                 record = answer.model_dump(mode="json")
+                record["question"] = line  # what the user typed; the search used standalone
                 record["standalone_question"] = standalone
                 out.write(json.dumps(record, ensure_ascii=False) + "\n")
                 out.flush()
