@@ -29,6 +29,13 @@ def build_systems(engine: Engine, compare_baseline: bool, work_dir: Path) -> lis
     return systems
 
 
+def seeded_engine(settings: Settings, work_dir: Path) -> Engine:
+    """A private store over the seeds: results do not depend on what the user ingested."""
+    engine = Engine(settings.model_copy(update={"data_dir": work_dir / "data"}), show_progress=True)
+    engine.ingest([settings.seeds_dir])
+    return engine
+
+
 def run_retrieval_eval(
     settings: Settings, subset: int | None, fast: bool, out_dir: Path | None, console: Console
 ) -> tuple[dict, Path]:
@@ -40,10 +47,7 @@ def run_retrieval_eval(
 
     questions = select(load_golden(), subset=subset, ids=fast_subset_ids() if fast else None)
     with tempfile.TemporaryDirectory(prefix="newsdesk-eval-") as tmp:
-        engine = Engine(
-            settings.model_copy(update={"data_dir": Path(tmp) / "data"}), show_progress=True
-        )
-        engine.ingest([settings.seeds_dir])
+        engine = seeded_engine(settings, Path(tmp))
         report = evaluate_retrieval(engine, questions)
     print_retrieval(report, console)
     folder = out_dir or REPORTS
@@ -65,11 +69,7 @@ def run_cli_eval(
 ) -> tuple[dict, Path]:
     questions = select(load_golden(), subset=subset, ids=fast_subset_ids() if fast else None)
     with tempfile.TemporaryDirectory(prefix="newsdesk-eval-") as tmp:
-        # A private store over the seeds: results do not depend on what the user ingested.
-        engine = Engine(
-            settings.model_copy(update={"data_dir": Path(tmp) / "data"}), show_progress=True
-        )
-        engine.ingest([settings.seeds_dir])
+        engine = seeded_engine(settings, Path(tmp))
         engine.warm_up()
         systems = build_systems(engine, compare_baseline, Path(tmp))
         report = evaluate(systems, questions, engine.model_name, out_dir=None, console=console)

@@ -5,9 +5,9 @@ Later versions may add fields; existing ones are never renamed.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import AfterValidator, BaseModel, Field, ValidationInfo
 
 AbstainReason = Literal[
     "no_relevant_passages", "unsupported_answer", "model_declined", "instruction_in_question"
@@ -97,29 +97,24 @@ class Filters(BaseModel):
     )
 
 
+def _not_blank(value: str, info: ValidationInfo) -> str:
+    if not value.strip():
+        raise ValueError(f"{info.field_name} must not be empty")
+    return value
+
+
+NonBlank = Annotated[str, AfterValidator(_not_blank)]
+
+
 class AskRequest(Filters):
-    question: str = Field(
+    question: NonBlank = Field(
         min_length=1, max_length=2000, examples=["Which countries refused troops?"]
     )
 
-    @field_validator("question")
-    @classmethod
-    def _not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("question must not be empty")
-        return value
-
 
 class SearchRequest(Filters):
-    query: str = Field(min_length=1, max_length=2000, examples=["troops Ukraine Italy"])
+    query: NonBlank = Field(min_length=1, max_length=2000, examples=["troops Ukraine Italy"])
     limit: int = Field(8, ge=1, le=50, description="At most this many passages.")
-
-    @field_validator("query")
-    @classmethod
-    def _not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("query must not be empty")
-        return value
 
 
 class SearchResult(BaseModel):
