@@ -1,47 +1,40 @@
 """HTTP service over the engine.
 
 The engine (and with it the model) is built once in the lifespan and handed to endpoints through
-a dependency; endpoints are plain `def` so FastAPI runs them in its thread pool while the
-generator's lock serialises access to llama.cpp.
+a dependency. Generation runs on worker threads behind the admission gate (one at a time per
+model, a bounded queue, 503 past it); retrieval-only endpoints are plain `def` and run in
+FastAPI's thread pool.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated
 
-from fastapi import Depends, FastAPI, Request
-from fastapi.exceptions import RequestValidationError
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api import ask, documents, openai_compat
+from api.admission import Admission
+from api.deps import AdmissionDep, EngineDep
+from api.errors import error_response, install_error_handlers
+from api.middleware import ApiKeyMiddleware, BodyLimitMiddleware
 from rag.config import Settings
 from rag.engine import Engine
-from rag.errors import BadQuestion, EmptyStore, ModelError, NewsdeskError, UnknownDocuments
-from rag.schemas import Answer, AskRequest, SearchRequest, SearchResponse
-
-_STATUS = {BadQuestion: 422, UnknownDocuments: 404, EmptyStore: 409, ModelError: 503}
-
-
-def _error(status: int, code: str, message: str, **extra: object) -> JSONResponse:
-    return JSONResponse({"error": {"code": code, "message": message, **extra}}, status_code=status)
-
-
-def get_engine(request: Request) -> Engine:
-    return request.app.state.engine
-
-
-EngineDep = Annotated[Engine, Depends(get_engine)]
+from rag.errors import NewsdeskError
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
-    """Build the app; pass an engine to share one that is already loaded (tests, `serve`)."""
+    """Build the app; pass an engine to share one that is already loaded (tests, `serve`).
+
+    `settings` governs the HTTP layer (key, limits, queue, CORS); it defaults to the engine's."""
+    settings = settings or (engine.settings if engine is not None else Settings())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if engine is None:
-            app.state.engine = Engine(settings or Settings())
+            app.state.engine = Engine(settings)
             app.state.engine.warm_up()
         else:
             app.state.engine = engine
@@ -49,54 +42,57 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     app = FastAPI(
         title="newsdesk",
-        version="0.1.0",
+        version="0.2.0",
         summary="Offline question answering over news articles with verified citations.",
         lifespan=lifespan,
     )
+    app.state.settings = settings
+    app.state.admission = Admission(settings.queue_size)
+    install_error_handlers(app)
 
-    @app.exception_handler(NewsdeskError)
-    async def _newsdesk_error(_: Request, exc: NewsdeskError) -> JSONResponse:
-        return _error(_STATUS.get(type(exc), 500), exc.code, str(exc))
-
-    @app.exception_handler(RequestValidationError)
-    async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
-        details = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", "")} for e in exc.errors()]
-        message = "; ".join(f"{'.'.join(map(str, d['loc']))}: {d['msg']}" for d in details)
-        return _error(422, "invalid_request", message or "invalid request", details=details)
-
-    @app.exception_handler(StarletteHTTPException)
-    async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return _error(exc.status_code, "http_error", str(exc.detail))
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_body=settings.max_body_bytes,
+        max_upload=settings.max_upload_bytes,
+    )
+    if settings.api_key is not None and settings.api_key.get_secret_value():
+        app.add_middleware(ApiKeyMiddleware, api_key=settings.api_key.get_secret_value())
+    if settings.cors_origins:
+        # Outermost, so browsers' preflight requests are answered without a key.
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:
+        """The process is up (no checks: for liveness probes)."""
         return {"status": "ok"}
 
     @app.get("/readyz", tags=["health"])
-    def readyz(engine: EngineDep) -> JSONResponse:
+    def readyz(engine: EngineDep, admission: AdmissionDep) -> JSONResponse:
+        """Ready to answer: the model is loaded and the store is reachable."""
         try:
             chunks = engine.store.count_chunks()
             model_loaded = "_generator" in engine.__dict__
         except NewsdeskError as exc:
-            return _error(503, "not_ready", str(exc))
+            return error_response(503, "not_ready", str(exc))
+        if not model_loaded:
+            return error_response(
+                503, "not_ready", f"the model {engine.model_name} is still loading"
+            )
         body = {
-            "status": "ready" if model_loaded else "loading",
+            "status": "ready",
             "chunks": chunks,
             "model": engine.model_name,
-            "model_loaded": model_loaded,
+            "model_loaded": True,
+            "queue": admission.stats(),
         }
-        return JSONResponse(body, status_code=200 if model_loaded else 503)
+        return JSONResponse(body)
 
-    @app.post("/v1/ask", response_model=Answer, tags=["ask"])
-    def ask(body: AskRequest, engine: EngineDep) -> Answer:
-        """Answer a question from the articles, with citations to exact passages."""
-        return engine.ask(body.question, doc_ids=body.doc_ids, outlets=body.outlets)
-
-    @app.post("/v1/search", response_model=SearchResponse, tags=["search"])
-    def search(body: SearchRequest, engine: EngineDep) -> SearchResponse:
-        """Ranked passages with scores and character offsets; no generation."""
-        return engine.search(
-            body.query, limit=body.limit, doc_ids=body.doc_ids, outlets=body.outlets
-        )
-
+    app.include_router(ask.router)
+    app.include_router(openai_compat.router)
+    app.include_router(documents.router)
     return app

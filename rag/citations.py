@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from rag.context import Passage
-from rag.schemas import Citation, SourceSpan
-from rag.store import Store
+from rag.schemas import Citation, SourcePassage, SourceSpan
+from rag.store import DocumentRecord, Store
 
 # [1], [1, 2], [1][2], [1-2] and the like.
 _MARKER_RE = re.compile(r"\[\s*(\d+(?:\s*(?:,|;|-|–|and)\s*\d+)*)\s*\]")
@@ -71,9 +72,26 @@ def is_abstention(answer: str) -> bool:
     return bool(_ABSTAIN_RE.search(answer))
 
 
-def source_spans(passage: Passage, store: Store) -> list[SourceSpan]:
+@dataclass(frozen=True)
+class Snapshot:
+    """The articles a question saw, read once while retrieval held the store's read lock.
+
+    Citations are built seconds later, after generation; a document replaced in between must not
+    shift their offsets, so quotes come from the version that was retrieved, never a newer one."""
+
+    texts: dict[str, str]
+    documents: dict[str, DocumentRecord]
+
+
+def take_snapshot(passages: list[Passage], store: Store) -> Snapshot:
+    ids = {p.document.doc_id for p in passages} | {a.doc_id for p in passages for a in p.also_in}
+    documents = store.get_documents(ids)
+    return Snapshot({d: store.document_text(d) for d in documents}, documents)
+
+
+def source_spans(passage: Passage, snapshot: Snapshot) -> list[SourceSpan]:
     """The other articles that carry a passage, with their own exact spans."""
-    docs = store.get_documents(a.doc_id for a in passage.also_in)
+    docs = snapshot.documents
     spans = []
     for a in passage.also_in:
         other = docs.get(a.doc_id)
@@ -87,20 +105,20 @@ def source_spans(passage: Passage, store: Store) -> list[SourceSpan]:
                 outlet=other.outlet,
                 start=a.start,
                 end=a.end,
-                quote=store.document_text(a.doc_id)[a.start : a.end],
+                quote=snapshot.texts[a.doc_id][a.start : a.end],
             )
         )
     return spans
 
 
 def build_citations(
-    cited: list[int], passages: list[Passage], store: Store, supported: bool | None = None
+    cited: list[int], passages: list[Passage], snapshot: Snapshot, supported: bool | None = None
 ) -> list[Citation]:
     """One citation per cited passage; `quote` is the original text at [start, end)."""
     citations: list[Citation] = []
     for n in cited:
         p = passages[n - 1]
-        text = store.document_text(p.document.doc_id)
+        text = snapshot.texts[p.document.doc_id]
         citations.append(
             Citation(
                 n=n,
@@ -113,8 +131,26 @@ def build_citations(
                 end=p.end,
                 quote=text[p.start : p.end],
                 score=round(p.score, 6),
-                also_in=source_spans(p, store),
+                also_in=source_spans(p, snapshot),
                 supported=supported,
             )
         )
     return citations
+
+
+def source_passages(passages: list[Passage], snapshot: Snapshot) -> list[SourcePassage]:
+    """The numbered passages as shown to the model, quoted from the retrieved version."""
+    return [
+        SourcePassage(
+            n=n,
+            doc_id=p.document.doc_id,
+            source_file=p.document.source_file,
+            title=p.document.title,
+            outlet=p.document.outlet,
+            start=p.start,
+            end=p.end,
+            quote=snapshot.texts[p.document.doc_id][p.start : p.end],
+            score=round(p.score, 6),
+        )
+        for n, p in enumerate(passages, start=1)
+    ]

@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -60,6 +60,17 @@ class Settings(BaseSettings):
     max_question_chars: int = 2000
     host: str = "127.0.0.1"
     port: int = 8000
+    api_key: SecretStr | None = Field(
+        None, description="When set, every endpoint but the health checks needs this Bearer token."
+    )
+    max_upload_bytes: int = Field(2_000_000, description="Largest document upload (HTTP 413).")
+    max_body_bytes: int = Field(64_000, description="Largest JSON request body (HTTP 413).")
+    queue_size: int = Field(
+        4, ge=0, description="Requests that may wait for the model; past it HTTP 503."
+    )
+    cors_origins: list[str] = Field(
+        default_factory=list, description="Origins allowed by CORS; empty = CORS off."
+    )
 
     @property
     def chroma_dir(self) -> Path:

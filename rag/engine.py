@@ -13,16 +13,24 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from rag.citations import build_citations, is_abstention, normalise_markers, source_spans
+from rag.citations import (
+    Snapshot,
+    build_citations,
+    is_abstention,
+    normalise_markers,
+    source_spans,
+    take_snapshot,
+)
 from rag.config import Settings
 from rag.conflicts import Conflict, describe, find_conflicts
 from rag.context import Passage, assemble_context
 from rag.embedding import Embedder
-from rag.errors import BadQuestion, EmptyStore, UnknownDocuments
-from rag.generation import Generator
+from rag.errors import BadQuestion, Cancelled, EmptyStore, UnknownDocuments
+from rag.generation import Generator, load_generator
 from rag.grounding import ground_answer, require_quantity
-from rag.ingest import IngestReport, ingest_paths
+from rag.ingest import IngestReport, ingest_article, ingest_paths
 from rag.injection import looks_like_injection
+from rag.loading import Article
 from rag.model_files import PRESETS, resolve_model
 from rag.prompts import PromptSet
 from rag.retrieval import RetrievalResult, retrieve
@@ -44,6 +52,7 @@ class Prepared:
     messages: list[dict[str, str]]
     started: float
     retrieved: float
+    snapshot: Snapshot
 
 
 @dataclass
@@ -59,6 +68,7 @@ class Engine:
         self.settings = settings
         self.show_progress = show_progress
         self._load_lock = threading.Lock()
+        self._write_lock = threading.Lock()
 
     # ---- components, loaded once --------------------------------------------------------------
 
@@ -82,7 +92,7 @@ class Engine:
                 path = resolve_model(
                     self.settings.model, self.settings.cache_dir, show_progress=self.show_progress
                 )
-                self.__dict__["_generator"] = Generator(
+                self.__dict__["_generator"] = load_generator(
                     path, n_ctx=self.settings.n_ctx, n_threads=self.settings.n_threads
                 )
             return self.__dict__["_generator"]
@@ -101,9 +111,21 @@ class Engine:
     # ---- operations -----------------------------------------------------------------------------
 
     def ingest(self, paths: list[Path]) -> IngestReport:
-        return ingest_paths(
-            paths, self.store, self.embedder, self.settings, show_progress=self.show_progress
-        )
+        with self._write_lock:
+            return ingest_paths(
+                paths, self.store, self.embedder, self.settings, show_progress=self.show_progress
+            )
+
+    def add_document(self, article: Article) -> tuple[str, int]:
+        """Index one article ("added" | "updated" | "unchanged", chunks written).
+
+        Writes are serialised: two uploads of one id must not interleave their swaps."""
+        with self._write_lock:
+            return ingest_article(article, self.store, self.embedder, self.settings)
+
+    def delete_document(self, doc_id: str) -> bool:
+        with self._write_lock:
+            return self.store.delete_document(doc_id)
 
     def check_question(self, question: str) -> str:
         q = question.strip()
@@ -206,15 +228,17 @@ class Engine:
         scope = self.scope(doc_ids, outlets)
         _ = self.embedder
         started = time.perf_counter()
-        result = self.retrieve(q, scope)
-        passages = assemble_context(
-            result.hits,
-            self.store,
-            self._search_tokens,
-            budget_tokens=100 * limit,
-            max_sentences=limit,
-            dedup=self.settings.dedup,
-        )[:limit]
+        with self.store.reading():
+            result = self.retrieve(q, scope)
+            passages = assemble_context(
+                result.hits,
+                self.store,
+                self._search_tokens,
+                budget_tokens=100 * limit,
+                max_sentences=limit,
+                dedup=self.settings.dedup,
+            )[:limit]
+            snapshot = take_snapshot(passages, self.store)
         elapsed = (time.perf_counter() - started) * 1000
         results = [
             SearchResult(
@@ -225,10 +249,10 @@ class Engine:
                 outlet=p.document.outlet,
                 start=p.start,
                 end=p.end,
-                text=self.store.document_text(p.document.doc_id)[p.start : p.end],
+                text=snapshot.texts[p.document.doc_id][p.start : p.end],
                 score=round(p.score, 6),
                 similarity=round(p.dense, 6),
-                also_in=source_spans(p, self.store),
+                also_in=source_spans(p, snapshot),
             )
             for i, p in enumerate(passages, start=1)
         ]
@@ -255,25 +279,38 @@ class Engine:
             return self._abstain(question, "instruction_in_question", None, now, now)
         _ = self.embedder, self.generator  # models load once, outside the timed path
         started = time.perf_counter()
-        result = self.retrieve(q, scope)
-        if not result.hits or result.best_dense < self.settings.min_relevance:
-            now = time.perf_counter()
-            return self._abstain(question, "no_relevant_passages", result, started, now)
-        passages = self.context(result)
+        # One read of the store per question: a document replaced meanwhile is seen whole,
+        # either the old version or the new one.
+        with self.store.reading():
+            result = self.retrieve(q, scope)
+            if not result.hits or result.best_dense < self.settings.min_relevance:
+                now = time.perf_counter()
+                return self._abstain(question, "no_relevant_passages", result, started, now)
+            passages = self.context(result)
+            snapshot = take_snapshot(passages, self.store)
         messages = self.prompts.messages(q, self.render_passages(passages))
-        return Prepared(question, q, result, passages, messages, started, time.perf_counter())
+        return Prepared(
+            question, q, result, passages, messages, started, time.perf_counter(), snapshot
+        )
 
     def ask(
         self,
         question: str,
         doc_ids: list[str] | None = None,
         outlets: list[str] | None = None,
+        cancel: threading.Event | None = None,
     ) -> Answer:
+        """The checked answer; setting `cancel` (a client went away) raises `Cancelled`."""
         prepared = self.prepare(question, doc_ids, outlets)
         if isinstance(prepared, Answer):
             return prepared
-        generation = self.generator.chat(prepared.messages, max_tokens=self.settings.max_tokens)
-        return self.finish(prepared, generation.text, time.perf_counter())
+        if cancel is None:
+            generation = self.generator.chat(prepared.messages, max_tokens=self.settings.max_tokens)
+            return self.finish(prepared, generation.text, time.perf_counter())
+        for event in self.generate(prepared, cancel):
+            if event.answer is not None:
+                return event.answer
+        raise Cancelled("the request was cancelled before the answer was complete")
 
     def ask_stream(
         self,
@@ -291,6 +328,12 @@ class Engine:
             yield StreamEvent("answer", answer=prepared)
             return
         yield StreamEvent("sources", passages=prepared.passages)
+        yield from self.generate(prepared, cancel)
+
+    def generate(
+        self, prepared: Prepared, cancel: threading.Event | None = None
+    ) -> Iterator[StreamEvent]:
+        """Token events as the draft is decoded, then the checked answer (none if cancelled)."""
         pieces: list[str] = []
         for piece in self.generator.stream(
             prepared.messages, max_tokens=self.settings.max_tokens, cancel=cancel
@@ -318,7 +361,7 @@ class Engine:
             grounded = ground_answer(text, passages, self.embedder.encode)
             grounded = require_quantity(q, grounded)
             text, cited, dropped = grounded.text, grounded.cited, grounded.dropped
-        conflicts = self.conflicts(q, passages)
+        conflicts = self.conflicts(q, passages, prepared.snapshot)
         if conflicts:
             # The disagreement is read from the articles, so it stands even when the model
             # declined or its draft did not survive the check.
@@ -338,7 +381,7 @@ class Engine:
             return answer
         # After the check every remaining citation supports its sentence; unchecked ones are None.
         citations = build_citations(
-            cited, passages, self.store, supported=True if self.settings.verify else None
+            cited, passages, prepared.snapshot, supported=True if self.settings.verify else None
         )
         return Answer(
             question=question,
@@ -349,18 +392,22 @@ class Engine:
             model=self.model_name,
             best_score=round(result.best_dense, 6),
             dropped=dropped,
-            conflicts=[self._conflict_out(c, passages) for c in conflicts],
+            conflicts=[self._conflict_out(c, passages, prepared.snapshot) for c in conflicts],
         )
 
-    def conflicts(self, question: str, passages: list[Passage]) -> list[Conflict]:
-        texts = [self.store.document_text(d) for d in {p.document.doc_id for p in passages}]
+    def conflicts(
+        self, question: str, passages: list[Passage], snapshot: Snapshot
+    ) -> list[Conflict]:
+        texts = [snapshot.texts[d] for d in {p.document.doc_id for p in passages}]
         return find_conflicts(question, passages, texts)
 
-    def _conflict_out(self, conflict: Conflict, passages: list[Passage]) -> ConflictOut:
+    def _conflict_out(
+        self, conflict: Conflict, passages: list[Passage], snapshot: Snapshot
+    ) -> ConflictOut:
         claims = []
         for c in conflict.claims:
             doc = passages[c.passage - 1].document
-            text = self.store.document_text(doc.doc_id)
+            text = snapshot.texts[doc.doc_id]
             claims.append(
                 ConflictClaim(
                     value=c.value,

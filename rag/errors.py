@@ -23,3 +23,15 @@ class UnknownDocuments(NewsdeskError):
     """A filter names documents or outlets the store does not hold."""
 
     code = "unknown_documents"
+
+
+class Cancelled(NewsdeskError):
+    """The caller gave up (a client disconnected) before the answer was complete."""
+
+    code = "cancelled"
+
+
+class BadDocument(NewsdeskError):
+    """An upload that cannot become an article: wrong type, undecodable, empty or too big."""
+
+    code = "bad_document"

@@ -104,6 +104,8 @@ class Generator:
     ) -> Iterator[str]:
         """Yield text pieces as they are decoded; setting `cancel` stops generation early."""
         with self._lock:
+            if cancel is not None and cancel.is_set():
+                return  # the caller left while waiting for the model
             chunks = self._llm.create_chat_completion(
                 messages=messages,  # type: ignore[arg-type]
                 temperature=0.0,
@@ -123,3 +125,19 @@ class Generator:
             finally:
                 with contextlib.suppress(Exception):
                     chunks.close()  # type: ignore[union-attr]
+
+
+_loaded: dict[tuple[str, int, int], Generator] = {}
+_loading = threading.Lock()
+
+
+def load_generator(model_path: Path, n_ctx: int = 4096, n_threads: int = 0) -> Generator:
+    """One `Generator` per model file and process, however many engines ask for it.
+
+    Sharing the object shares its lock, so two engines (two apps, tests) over one model still
+    run one generation at a time, and the weights are mapped once."""
+    key = (str(Path(model_path).resolve()), n_ctx, n_threads)
+    with _loading:
+        if key not in _loaded:
+            _loaded[key] = Generator(model_path, n_ctx=n_ctx, n_threads=n_threads)
+        return _loaded[key]

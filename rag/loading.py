@@ -12,9 +12,13 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rag.errors import NewsdeskError
+from rag.errors import BadDocument, NewsdeskError
+from rag.html_text import html_to_article
 
-SUPPORTED_SUFFIXES = (".txt", ".md")
+SUPPORTED_SUFFIXES = (".txt", ".md", ".html", ".htm")
+HTML_SUFFIXES = (".html", ".htm")
+# Ids travel in URLs and filters: letters, digits, dot, dash, underscore; never a path.
+DOC_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 _SOURCE_RE = re.compile(r"^\s*source\s*:\s*(?P<outlet>.+?)\s*$", re.IGNORECASE)
 _READ_FULL_RE = re.compile(
@@ -133,6 +137,10 @@ def read_text_file(path: Path) -> str:
         data = path.read_bytes()
     except OSError as exc:
         raise NewsdeskError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    return decode_text(data)
+
+
+def decode_text(data: bytes) -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -142,7 +150,88 @@ def read_text_file(path: Path) -> str:
 
 def load_article(path: Path) -> Article:
     text = read_text_file(path)
+    if path.suffix.lower() in HTML_SUFFIXES:
+        return _from_html(text, doc_id=path.stem, source_file=path.name)
     return parse_article(text, doc_id=path.stem, source_file=path.name)
+
+
+def _from_html(markup: str, doc_id: str, source_file: str) -> Article:
+    page = html_to_article(markup)
+    article = parse_article(page.text, doc_id=doc_id, source_file=source_file)
+    if page.title and article.headline is None:
+        article.title = page.title
+    article.outlet = article.outlet or page.outlet
+    return article
+
+
+def check_doc_id(doc_id: str) -> str:
+    if not DOC_ID_RE.fullmatch(doc_id) or ".." in doc_id:
+        raise BadDocument(
+            f"invalid document id {doc_id!r}: use 1-128 letters, digits, '.', '-' or '_', "
+            "starting with a letter or digit"
+        )
+    return doc_id
+
+
+def safe_file_name(name: str) -> str:
+    """A bare file name; anything that names a directory is refused, not silently trimmed."""
+    if (
+        not name
+        or "/" in name
+        or "\\" in name
+        or "\0" in name
+        or name in {".", ".."}
+        or name.startswith(".")
+        or len(name) > 255
+    ):
+        raise BadDocument(f"invalid file name {name!r}: give a plain name such as story.txt")
+    return name
+
+
+def doc_id_for(name: str) -> str:
+    """An id from a file name or title: unsafe characters become '-'."""
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-._")[:128]
+    stem = re.sub(r"\.{2,}", ".", stem)
+    return stem or "document"
+
+
+def article_from_upload(
+    data: bytes,
+    file_name: str | None = None,
+    doc_id: str | None = None,
+    title: str | None = None,
+    outlet: str | None = None,
+) -> Article:
+    """An uploaded file or pasted text as an article; the id defaults to the file's stem, so
+    uploading a changed version of the same file replaces it."""
+    suffix = ".txt"
+    if file_name is not None:
+        file_name = safe_file_name(file_name)
+        suffix = Path(file_name).suffix.lower()
+        if suffix not in SUPPORTED_SUFFIXES:
+            raise BadDocument(
+                f"unsupported file type {suffix or '(none)'}: upload "
+                f"{', '.join(SUPPORTED_SUFFIXES)}"
+            )
+    text = decode_text(data)
+    if not text.strip():
+        raise BadDocument("the document is empty")
+    if doc_id is None:
+        base = Path(file_name).stem if file_name else (title or hashlib.sha256(data).hexdigest())
+        doc_id = doc_id_for(base) if file_name or title else f"doc-{base[:16]}"
+    doc_id = check_doc_id(doc_id)
+    source_file = file_name or f"{doc_id}.txt"
+    if suffix in HTML_SUFFIXES:
+        article = _from_html(text, doc_id, source_file)
+    else:
+        article = parse_article(text, doc_id=doc_id, source_file=source_file)
+    if not article.body:
+        raise BadDocument("the document has no article text after cleaning")
+    if title and title.strip():
+        article.title = " ".join(title.split())
+    if outlet and outlet.strip():
+        article.outlet = " ".join(outlet.split())
+    return article
 
 
 def find_article_files(paths: list[Path]) -> list[Path]:

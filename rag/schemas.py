@@ -65,6 +65,20 @@ class Conflict(BaseModel):
     claims: list[ConflictClaim]
 
 
+class SourcePassage(BaseModel):
+    """A passage the model is shown, sent before generation so a client can display sources."""
+
+    n: int = Field(description="The [n] the answer will use for this passage.")
+    doc_id: str
+    source_file: str
+    title: str
+    outlet: str | None
+    start: int
+    end: int
+    quote: str = Field(description="Exactly original_text[start:end].")
+    score: float
+
+
 class Timings(BaseModel):
     retrieve_ms: float
     generate_ms: float

@@ -1,0 +1,107 @@
+"""Questions: one checked answer, the same as a stream of events, and plain search."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import AsyncIterator, Iterator
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import StreamingResponse
+
+from api.deps import AdmissionDep, EngineDep
+from api.errors import error_body, log, status_of
+from api.models import SourcesEvent, TokenEvent
+from api.streaming import SSE_HEADERS, last_result, run_events, sse
+from rag.citations import source_passages
+from rag.engine import Engine, Prepared
+from rag.errors import NewsdeskError
+from rag.schemas import Answer, AskRequest, SearchRequest, SearchResponse
+
+router = APIRouter(prefix="/v1", tags=["ask"])
+
+STREAM_DOC = {
+    200: {
+        "description": "Server-sent events: `sources` (the passages, before generation), "
+        "`token` (the unchecked draft as it is decoded), then `answer` (the checked answer, "
+        "the same body as /v1/ask), or `error` with the error shape.",
+        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+    }
+}
+BUSY_DOC = {503: {"description": "The model's queue is full; see Retry-After."}}
+
+
+@router.post("/ask", response_model=Answer, responses=BUSY_DOC)
+async def ask(body: AskRequest, request: Request, engine: EngineDep, admission: AdmissionDep):
+    """Answer a question from the articles, with citations to exact passages."""
+    admission.enter()
+    cancel = threading.Event()
+
+    def produce(cancel: threading.Event) -> Iterator[Answer]:
+        yield engine.ask(body.question, doc_ids=body.doc_ids, outlets=body.outlets, cancel=cancel)
+
+    events = run_events(produce, cancel, lambda s, done: admission.leave(s, cancelled=not done))
+    return await last_result(request, events, cancel)
+
+
+@router.post("/ask/stream", response_class=StreamingResponse, responses={**STREAM_DOC, **BUSY_DOC})
+async def ask_stream(body: AskRequest, engine: EngineDep, admission: AdmissionDep):
+    """The answer as server-sent events: sources first, then tokens, then the checked answer.
+
+    Bad input, unknown filters and a full queue fail before the stream starts, with their
+    status code; a failure during generation arrives as an `error` event."""
+    admission.enter()
+    try:
+        prepared = await run_in_threadpool(
+            engine.prepare, body.question, body.doc_ids, body.outlets
+        )
+    except BaseException:
+        admission.leave()
+        raise
+    cancel = threading.Event()
+    events = run_events(
+        lambda c: _generate(engine, prepared, c),
+        cancel,
+        lambda s, done: admission.leave(s, cancelled=not done),
+    )
+    return StreamingResponse(
+        _sse_stream(body.question, prepared, events),
+        media_type="text/event-stream",
+        headers=SSE_HEADERS,
+    )
+
+
+def _generate(engine: Engine, prepared: Prepared | Answer, cancel: threading.Event):
+    if isinstance(prepared, Answer):
+        yield prepared
+        return
+    for event in engine.generate(prepared, cancel):
+        yield event.answer if event.answer is not None else event.text
+
+
+async def _sse_stream(
+    question: str, prepared: Prepared | Answer, events: AsyncIterator[Answer | str]
+) -> AsyncIterator[bytes]:
+    passages = (
+        []
+        if isinstance(prepared, Answer)
+        else source_passages(prepared.passages, prepared.snapshot)
+    )
+    yield sse("sources", SourcesEvent(question=question, passages=passages))
+    try:
+        async for item in events:
+            if isinstance(item, Answer):
+                yield sse("answer", item)
+            else:
+                yield sse("token", TokenEvent(text=item))
+    except NewsdeskError as exc:
+        yield sse("error", error_body(exc.code, str(exc), status=status_of(exc)))
+    except Exception:  # noqa: BLE001 - the status line is gone; the client still gets a reason
+        log.exception("stream failed")
+        yield sse("error", error_body("internal_error", "internal error; see the server log"))
+
+
+@router.post("/search", response_model=SearchResponse, tags=["search"])
+def search(body: SearchRequest, engine: EngineDep) -> SearchResponse:
+    """Ranked passages with scores and character offsets; no generation."""
+    return engine.search(body.query, limit=body.limit, doc_ids=body.doc_ids, outlets=body.outlets)

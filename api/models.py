@@ -1,0 +1,129 @@
+"""Request and response bodies that exist only over HTTP: documents and the OpenAI-compatible API.
+
+The answer contract itself (`Answer`, `AskRequest`, ...) lives in `rag.schemas`, shared with the
+CLI and the evaluator.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from rag.schemas import Answer, Filters, NonBlank, SourcePassage
+
+DOC_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
+
+
+# ---- documents ---------------------------------------------------------------------------------
+
+
+class DocumentIn(BaseModel):
+    """Raw article text; the same cleaning as a file (headline, `Source:` lines) applies."""
+
+    text: NonBlank = Field(description="The article, as plain text.")
+    title: str | None = Field(None, max_length=300, description="Overrides the detected headline.")
+    outlet: str | None = Field(None, max_length=200, description="Overrides a `Source:` line.")
+    doc_id: str | None = Field(
+        None,
+        pattern=DOC_ID_PATTERN,
+        description="Stable id; uploading again with the same id replaces the document. "
+        "Default: from the title, else from a hash of the text.",
+    )
+
+
+class DocumentInfo(BaseModel):
+    doc_id: str
+    title: str
+    outlet: str | None
+    source_file: str
+    chunks: int
+    ingested_at: float = Field(description="Unix time of the last (re-)ingest.")
+
+
+class DocumentDetail(DocumentInfo):
+    text: str = Field(description="The original text every citation offset points into.")
+
+
+class DocumentList(BaseModel):
+    documents: list[DocumentInfo]
+
+
+class IngestResult(BaseModel):
+    status: Literal["added", "updated", "unchanged"]
+    chunks_written: int
+    document: DocumentInfo
+
+
+class Deleted(BaseModel):
+    doc_id: str
+    deleted: bool = True
+
+
+# ---- native streaming --------------------------------------------------------------------------
+
+
+class SourcesEvent(BaseModel):
+    question: str
+    passages: list[SourcePassage]
+
+
+class TokenEvent(BaseModel):
+    text: str
+
+
+# ---- OpenAI-compatible chat completions --------------------------------------------------------
+
+
+class ChatMessage(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    role: Literal["system", "developer", "user", "assistant", "tool", "function"]
+    content: str | list[dict[str, Any]] | None = None
+
+    def plain_text(self) -> str:
+        if isinstance(self.content, str):
+            return self.content
+        if not self.content:
+            return ""
+        return " ".join(
+            str(part.get("text", "")) for part in self.content if part.get("type") == "text"
+        )
+
+
+class ChatCompletionRequest(Filters):
+    """OpenAI's request body; sampling options are accepted and ignored (decoding is greedy)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    model: str | None = Field(None, description="Ignored: the server answers with its model.")
+    messages: list[ChatMessage] = Field(min_length=1, max_length=64)
+    stream: bool = False
+
+
+class AssistantMessage(BaseModel):
+    role: Literal["assistant"] = "assistant"
+    content: str
+
+
+class ChatChoice(BaseModel):
+    index: int = 0
+    message: AssistantMessage
+    finish_reason: Literal["stop"] = "stop"
+    logprobs: None = None
+
+
+class NewsdeskExtension(Answer):
+    standalone_question: str = Field(description="The question retrieval saw after rewriting.")
+
+
+class ChatCompletion(BaseModel):
+    id: str
+    object: Literal["chat.completion"] = "chat.completion"
+    created: int
+    model: str
+    choices: list[ChatChoice]
+    newsdesk: NewsdeskExtension = Field(
+        description="newsdesk extension: citations, abstention, conflicts (OpenAI clients "
+        "expose it as an extra field)."
+    )

@@ -1,0 +1,172 @@
+"""`POST /v1/chat/completions`, so OpenAI client libraries and chat UIs work unchanged.
+
+The last user message is the question; earlier user/assistant turns only serve to rewrite a
+follow-up into a standalone question (as `newsdesk chat` does). Client system prompts are
+ignored: what the model is told is ours, and the articles are data. The content a client sees
+is always the checked answer with its [n] markers; citations, abstention and conflicts ride in
+the `newsdesk` extension field. Streaming sends the sources at once, then the checked answer
+once it is verified (the unchecked draft is only streamed by /v1/ask/stream).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+from fastapi import APIRouter, Request
+from fastapi.responses import StreamingResponse
+
+from api.ask import BUSY_DOC
+from api.deps import AdmissionDep, EngineDep
+from api.errors import error_body, log, status_of
+from api.models import (
+    AssistantMessage,
+    ChatChoice,
+    ChatCompletion,
+    ChatCompletionRequest,
+    NewsdeskExtension,
+)
+from api.streaming import SSE_HEADERS, last_result, run_events, sse
+from rag.chat import Conversation, Turn
+from rag.citations import source_passages
+from rag.engine import Engine
+from rag.errors import BadQuestion, NewsdeskError
+from rag.schemas import Answer
+
+router = APIRouter(prefix="/v1", tags=["openai"])
+
+
+@router.post(
+    "/chat/completions",
+    response_model=ChatCompletion,
+    responses={
+        200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}},
+        **BUSY_DOC,
+    },
+)
+async def chat_completions(
+    body: ChatCompletionRequest, request: Request, engine: EngineDep, admission: AdmissionDep
+):
+    """OpenAI-compatible chat over the articles (`stream` true or false)."""
+    question, turns = _split(body)
+    engine.check_question(question)
+    admission.enter()
+    cancel = threading.Event()
+    completion_id = f"chatcmpl-{uuid.uuid4().hex}"
+    created = int(time.time())
+
+    def produce(cancel: threading.Event) -> Iterator[tuple[str, object]]:
+        standalone = Conversation(engine, turns).standalone(question)
+        prepared = engine.prepare(standalone, body.doc_ids, body.outlets)
+        if isinstance(prepared, Answer):
+            yield "answer", (standalone, prepared)
+            return
+        yield "sources", source_passages(prepared.passages, prepared.snapshot)
+        for event in engine.generate(prepared, cancel):
+            if event.answer is not None:
+                yield "answer", (standalone, event.answer)
+
+    events = run_events(produce, cancel, lambda s, done: admission.leave(s, cancelled=not done))
+    if not body.stream:
+        _, (standalone, answer) = await last_result(request, events, cancel)  # type: ignore[misc]
+        return ChatCompletion(
+            id=completion_id,
+            created=created,
+            model=engine.model_name,
+            choices=[ChatChoice(message=AssistantMessage(content=answer.answer))],
+            newsdesk=_extension(answer, standalone),
+        )
+    return StreamingResponse(
+        _chunks(events, completion_id, created, engine),
+        media_type="text/event-stream",
+        headers=SSE_HEADERS,
+    )
+
+
+def _split(body: ChatCompletionRequest) -> tuple[str, list[Turn]]:
+    messages = [m for m in body.messages if m.role in ("user", "assistant")]
+    if not messages or messages[-1].role != "user":
+        raise BadQuestion("the last message must be the user's question")
+    question = messages[-1].plain_text().strip()
+    turns: list[Turn] = []
+    pending: str | None = None
+    for m in messages[:-1]:
+        if m.role == "user":
+            pending = m.plain_text().strip()
+        elif pending:
+            turns.append(Turn(pending, pending, m.plain_text().strip()))
+            pending = None
+    return question, turns
+
+
+def _extension(answer: Answer, standalone: str) -> NewsdeskExtension:
+    return NewsdeskExtension(**answer.model_dump(), standalone_question=standalone)
+
+
+def _chunk(
+    completion_id: str,
+    created: int,
+    model: str,
+    delta: dict[str, str],
+    finish: str | None = None,
+    extension: dict[str, object] | None = None,
+) -> dict[str, object]:
+    chunk: dict[str, object] = {
+        "id": completion_id,
+        "object": "chat.completion.chunk",
+        "created": created,
+        "model": model,
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}],
+    }
+    if extension is not None:
+        chunk["newsdesk"] = extension
+    return chunk
+
+
+async def _chunks(
+    events: AsyncIterator[tuple[str, object]], completion_id: str, created: int, engine: Engine
+) -> AsyncIterator[bytes]:
+    model = engine.model_name
+    started = False
+    try:
+        async for kind, payload in events:
+            if kind == "sources":
+                passages = [p.model_dump() for p in payload]  # type: ignore[attr-defined]
+                yield sse(
+                    None,
+                    _chunk(
+                        completion_id,
+                        created,
+                        model,
+                        {"role": "assistant"},
+                        extension={"sources": passages},
+                    ),
+                )
+                started = True
+                continue
+            standalone, answer = payload  # type: ignore[misc]
+            if not started:
+                yield sse(
+                    None,
+                    _chunk(
+                        completion_id,
+                        created,
+                        model,
+                        {"role": "assistant"},
+                        extension={"sources": []},
+                    ),
+                )
+            # Word by word, so clients that render deltas show the checked text progressively.
+            for piece in re.findall(r"\S+\s*", answer.answer):
+                yield sse(None, _chunk(completion_id, created, model, {"content": piece}))
+            extension = _extension(answer, standalone).model_dump(mode="json")
+            yield sse(None, _chunk(completion_id, created, model, {}, "stop", extension))
+    except NewsdeskError as exc:
+        yield sse(None, error_body(exc.code, str(exc), status=status_of(exc)))
+    except Exception:  # noqa: BLE001
+        log.exception("chat completion stream failed")
+        yield sse(None, error_body("internal_error", "internal error; see the server log"))
+    yield b"data: [DONE]\n\n"
