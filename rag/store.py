@@ -1,19 +1,30 @@
 """Where documents live: SQLite for text, metadata and the lexical index; Chroma for vectors.
 
 SQLite holds the original article text (so every citation can be quoted exactly, even after the
-file moves) and is the commit point of an ingest: a document's row is written last, after its
-vectors, so a crash mid-ingest leaves a hash mismatch that the next ingest repairs.
-Chroma's local mode has no sparse index, so the lexical (FTS5/BM25) index lives in SQLite too.
+file moves) and is the commit point of an ingest. Chroma's local mode has no sparse index, so the
+lexical (FTS5/BM25) index lives in SQLite too.
+
+Replacing a document is atomic for readers and survives a crash at any point:
+
+* Vector ids carry the document version (`unit_id@version`, version = content hash prefix), so a
+  new version's vectors are written next to the old ones instead of over them. A unit row names
+  its live vector; a vector no row names is ignored by every search.
+* `stale_vectors` is a write-ahead log of vectors that are not live: new ones are listed before
+  they are written, old ones from the moment their rows go until they are deleted from Chroma.
+  Opening the store deletes whatever is listed there, which repairs a crash at any point.
+* The switch from old to new is one SQLite transaction (`Store._swap`) taken under the write side
+  of a read/write lock; a query wrapped in `Store.reading()` therefore sees one version throughout.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,7 +60,8 @@ CREATE TABLE IF NOT EXISTS {kind} (
     start INTEGER NOT NULL,
     "end" INTEGER NOT NULL,
     text TEXT NOT NULL,
-    parent_id TEXT
+    parent_id TEXT,
+    version TEXT
 );
 CREATE INDEX IF NOT EXISTS {kind}_doc ON {kind}(doc_id, idx);
 CREATE VIRTUAL TABLE IF NOT EXISTS {kind}_fts USING fts5(
@@ -62,6 +74,18 @@ CREATE TRIGGER IF NOT EXISTS {kind}_ad AFTER DELETE ON {kind} BEGIN
     INSERT INTO {kind}_fts({kind}_fts, rowid, text) VALUES ('delete', old.rowid, old.text);
 END;
 """
+# Vectors in Chroma that no unit row names: not yet committed, or retired and not yet deleted.
+_STALE_SCHEMA = """
+CREATE TABLE IF NOT EXISTS stale_vectors (
+    kind TEXT NOT NULL,
+    vector_id TEXT NOT NULL,
+    PRIMARY KEY (kind, vector_id)
+);
+"""
+# A row's vector id: legacy rows (from before versioned ids) have no version.
+_VECTOR_ID_SQL = "CASE WHEN version IS NULL THEN unit_id ELSE unit_id || '@' || version END"
+_BATCH = 1000  # ids per Chroma call
+_SQL_BATCH = 500  # ids per SQLite IN (...) list
 
 
 @dataclass(frozen=True)
@@ -102,8 +126,84 @@ _DOC_COLUMNS = (
 )
 
 
+def vector_id(unit_id: str, version: str | None) -> str:
+    """The Chroma id of a unit row: `unit_id@version`, or the bare unit id for legacy rows."""
+    return unit_id if version is None else f"{unit_id}@{version}"
+
+
+class ReadWriteLock:
+    """Many readers at once or one writer; a waiting writer holds off new readers.
+
+    A thread that already reads may read again without waiting (so a nested helper cannot
+    deadlock behind a waiting writer); a thread that reads must not ask to write.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition(threading.Lock())
+        self._readers = 0
+        self._writing = False
+        self._writers_waiting = 0
+        self._local = threading.local()
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[None]:
+        depth = getattr(self._local, "depth", 0)
+        if depth == 0:
+            with self._cond:
+                while self._writing or self._writers_waiting:
+                    self._cond.wait()
+                self._readers += 1
+        self._local.depth = depth + 1
+        try:
+            yield
+        finally:
+            self._local.depth = depth
+            if depth == 0:
+                with self._cond:
+                    self._readers -= 1
+                    if self._readers == 0:
+                        self._cond.notify_all()
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[None]:
+        if getattr(self._local, "depth", 0):
+            raise RuntimeError("cannot write to the store from inside Store.reading()")
+        with self._cond:
+            self._writers_waiting += 1
+            try:
+                while self._writing or self._readers:
+                    self._cond.wait()
+            finally:
+                self._writers_waiting -= 1
+            self._writing = True
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._writing = False
+                self._cond.notify_all()
+
+
+# Handles on the same data dir in one process share their locks, so a second handle's startup
+# repair never deletes the vectors of an ingest that the first one has in flight.
+_DIR_LOCKS: dict[str, tuple[threading.Lock, ReadWriteLock]] = {}
+_DIR_LOCKS_GUARD = threading.Lock()
+
+
+def _dir_locks(data_dir: Path) -> tuple[threading.Lock, ReadWriteLock]:
+    key = str(data_dir.resolve())
+    with _DIR_LOCKS_GUARD:
+        if key not in _DIR_LOCKS:
+            _DIR_LOCKS[key] = (threading.Lock(), ReadWriteLock())
+        return _DIR_LOCKS[key]
+
+
 class Store:
-    """One open handle on the data dir; reuse it for the life of the process."""
+    """One open handle on the data dir; reuse it for the life of the process.
+
+    Writers (`replace_document`, `delete_document`) are serialised; readers never wait for a
+    writer's embedding or Chroma work, only for the short SQLite swap.
+    """
 
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = Path(data_dir)
@@ -112,8 +212,12 @@ class Store:
         except OSError as exc:
             raise NewsdeskError(f"cannot create data dir {self.data_dir}: {exc}") from exc
         self._lock = threading.RLock()
+        self._writer, self._rw = _dir_locks(self.data_dir)
         self._db = sqlite3.connect(self.data_dir / "documents.sqlite3", check_same_thread=False)
-        self._db.executescript(_DOCS_SCHEMA + "".join(_UNIT_SCHEMA.format(kind=k) for k in KINDS))
+        self._db.executescript(
+            _DOCS_SCHEMA + "".join(_UNIT_SCHEMA.format(kind=k) for k in KINDS) + _STALE_SCHEMA
+        )
+        self._migrate()
         self._db.commit()
 
         import chromadb
@@ -129,6 +233,38 @@ class Store:
             )
             for kind in KINDS
         }
+        self._recover()
+
+    def _migrate(self) -> None:
+        """Data dirs from before versioned vector ids: add the column, keep every row."""
+        for kind in KINDS:
+            columns = {r[1] for r in self._db.execute(f"PRAGMA table_info({kind})")}
+            if "version" not in columns:
+                self._db.execute(f"ALTER TABLE {kind} ADD COLUMN version TEXT")
+
+    def _recover(self) -> None:
+        """Delete the vectors a crashed (or failed) write left behind; live ones are untouched."""
+        with self._writer, self._lock:
+            rows = self._db.execute("SELECT kind, vector_id FROM stale_vectors").fetchall()
+            if not rows:
+                return
+            stale: dict[str, list[str]] = {kind: [] for kind in KINDS}
+            for kind, vid in rows:
+                if kind in stale:
+                    stale[kind].append(vid)
+            self._delete_vectors(stale)
+            with self._db:
+                self._db.execute("DELETE FROM stale_vectors")
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[Store]:
+        """Hold for a whole query: every call inside sees the same version of each document.
+
+        Readers run concurrently; a document swap waits for them (and new readers wait for a
+        waiting swap). Do not ingest or delete from inside this block.
+        """
+        with self._rw.read():
+            yield self
 
     # ---- documents -------------------------------------------------------------------------
 
@@ -175,7 +311,17 @@ class Store:
             return int(self._db.execute(f"SELECT COUNT(*) FROM {_kind(kind)}").fetchone()[0])
 
     def count_vectors(self, kind: str = "chunks") -> int:
+        """Vectors in Chroma, live or not (equals `count(kind)` when no write is in flight)."""
         return int(self._collections[_kind(kind)].count())
+
+    def stale_count(self, kind: str = "chunks") -> int:
+        """Vectors listed as not live: an upper bound on Chroma's vectors that no row names."""
+        with self._lock:
+            return int(
+                self._db.execute(
+                    "SELECT COUNT(*) FROM stale_vectors WHERE kind = ?", (_kind(kind),)
+                ).fetchone()[0]
+            )
 
     def replace_document(
         self,
@@ -185,69 +331,206 @@ class Store:
         content_hash: str,
         source_path: str | None,
     ) -> None:
-        """Swap a document's units for new ones; vectors first, the SQLite row last."""
+        """Swap a document's units for new ones, atomically for readers and crash-safely.
+
+        (a) list the new vector ids as stale, (b) write the new vectors next to the old ones,
+        (c) `_swap` the rows in one transaction under the write lock, (d) `_retire` the old
+        vectors. A crash before (c) commits leaves the old version; after, the new one. Either
+        way the next open deletes the leftovers that `stale_vectors` lists.
+        """
         doc_id = article.doc_id
-        with self._lock:
-            for kind in KINDS:
-                collection = self._collections[kind]
-                collection.delete(where={"doc_id": doc_id})
-                items = list(units.get(kind, ()))
-                for lo in range(0, len(items), 1000):
-                    batch = items[lo : lo + 1000]
-                    collection.add(
-                        ids=[u.unit_id for u in batch],
-                        embeddings=embeddings[kind][lo : lo + len(batch)].tolist(),
-                        metadatas=[{"doc_id": doc_id, "index": u.index} for u in batch],
-                    )
-            with self._db:
-                for kind in KINDS:
-                    self._db.execute(f"DELETE FROM {kind} WHERE doc_id = ?", (doc_id,))
-                    self._db.executemany(
-                        f"INSERT INTO {kind} ({_UNIT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        [
-                            (u.unit_id, doc_id, u.index, u.start, u.end, u.text, u.parent_id)
-                            for u in units.get(kind, ())
-                        ],
-                    )
-                self._db.execute(
-                    f"INSERT OR REPLACE INTO documents ({_DOC_COLUMNS}, text)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        doc_id,
-                        article.source_file,
-                        source_path,
-                        content_hash,
-                        article.title,
-                        article.outlet,
-                        len(units.get("chunks", ())),
-                        time.time(),
-                        article.text,
-                    ),
-                )
+        version = content_hash[:12]
+        new_ids = {
+            kind: [vector_id(u.unit_id, version) for u in units.get(kind, ())] for kind in KINDS
+        }
+        with self._writer:
+            with self._lock:
+                live = {kind: set(self._doc_vector_ids(kind, doc_id)) for kind in KINDS}
+            # Re-ingesting the live version reuses its ids: those are overwritten in place by
+            # the upsert and must never be listed as stale (recovery would delete live vectors).
+            pending = {kind: [v for v in new_ids[kind] if v not in live[kind]] for kind in KINDS}
+            self._mark_stale(pending)  # (a)
+            try:
+                self._write_vectors(doc_id, version, units, embeddings)  # (b)
+                retired = self._swap(article, units, version, content_hash, source_path)  # (c)
+            except BaseException:
+                # Drop the new vectors now unless the swap committed (the next open would anyway).
+                with contextlib.suppress(Exception):
+                    self._drop_vectors(self._still_stale(pending))
+                raise
+            self._retire(doc_id, retired)  # (d)
 
     def delete_document(self, doc_id: str) -> bool:
+        with self._writer:
+            retired, existed = self._unlink(doc_id)
+            self._retire(doc_id, retired)
+        return existed
+
+    # ---- write steps -----------------------------------------------------------------------
+
+    def _doc_vector_ids(self, kind: str, doc_id: str) -> list[str]:
+        return [
+            r[0]
+            for r in self._db.execute(
+                f"SELECT {_VECTOR_ID_SQL} FROM {kind} WHERE doc_id = ?", (doc_id,)
+            )
+        ]
+
+    def _still_stale(self, ids: dict[str, Sequence[str]]) -> dict[str, list[str]]:
         with self._lock:
-            for collection in self._collections.values():
-                collection.delete(where={"doc_id": doc_id})
-            with self._db:
-                for kind in KINDS:
-                    self._db.execute(f"DELETE FROM {kind} WHERE doc_id = ?", (doc_id,))
-                cur = self._db.execute("DELETE FROM documents WHERE doc_id = ?", (doc_id,))
-            return cur.rowcount > 0
+            listed = {
+                (kind, vid)
+                for kind, vid in self._db.execute("SELECT kind, vector_id FROM stale_vectors")
+            }
+        return {kind: [v for v in vids if (kind, v) in listed] for kind, vids in ids.items()}
+
+    def _mark_stale(self, ids: dict[str, Sequence[str]]) -> None:
+        with self._lock, self._db:
+            for kind, vids in ids.items():
+                self._db.executemany(
+                    "INSERT OR IGNORE INTO stale_vectors (kind, vector_id) VALUES (?, ?)",
+                    [(kind, v) for v in vids],
+                )
+
+    def _write_vectors(
+        self,
+        doc_id: str,
+        version: str,
+        units: dict[str, Sequence[Unit]],
+        embeddings: dict[str, np.ndarray],
+    ) -> None:
+        """Step (b): upsert, so a retry after a crash (or the same version again) cannot clash."""
+        for kind in KINDS:
+            collection = self._collections[kind]
+            items = list(units.get(kind, ()))
+            for lo in range(0, len(items), _BATCH):
+                batch = items[lo : lo + _BATCH]
+                with self._lock:
+                    collection.upsert(
+                        ids=[vector_id(u.unit_id, version) for u in batch],
+                        embeddings=embeddings[kind][lo : lo + len(batch)].tolist(),
+                        metadatas=[
+                            {"doc_id": doc_id, "index": u.index, "version": version} for u in batch
+                        ],
+                    )
+
+    def _swap(
+        self,
+        article: Article,
+        units: dict[str, Sequence[Unit]],
+        version: str,
+        content_hash: str,
+        source_path: str | None,
+    ) -> dict[str, list[str]]:
+        """Step (c): old rows out, new rows in, in one transaction; returns the retired ids."""
+        doc_id = article.doc_id
+        retired: dict[str, list[str]] = {}
+        with self._rw.write(), self._lock, self._db:
+            for kind in KINDS:
+                items = list(units.get(kind, ()))
+                new_ids = [vector_id(u.unit_id, version) for u in items]
+                kept = set(new_ids)
+                retired[kind] = [v for v in self._doc_vector_ids(kind, doc_id) if v not in kept]
+                self._db.execute(f"DELETE FROM {kind} WHERE doc_id = ?", (doc_id,))
+                self._db.executemany(
+                    f"INSERT INTO {kind} ({_UNIT_COLUMNS}, version)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        (u.unit_id, doc_id, u.index, u.start, u.end, u.text, u.parent_id, version)
+                        for u in items
+                    ],
+                )
+                self._db.executemany(
+                    "DELETE FROM stale_vectors WHERE kind = ? AND vector_id = ?",
+                    [(kind, v) for v in new_ids],
+                )
+                self._db.executemany(
+                    "INSERT OR IGNORE INTO stale_vectors (kind, vector_id) VALUES (?, ?)",
+                    [(kind, v) for v in retired[kind]],
+                )
+            self._db.execute(
+                f"INSERT OR REPLACE INTO documents ({_DOC_COLUMNS}, text)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    doc_id,
+                    article.source_file,
+                    source_path,
+                    content_hash,
+                    article.title,
+                    article.outlet,
+                    len(units.get("chunks", ())),
+                    time.time(),
+                    article.text,
+                ),
+            )
+        return retired
+
+    def _unlink(self, doc_id: str) -> tuple[dict[str, list[str]], bool]:
+        """Step (c) of a delete: the document's rows go, its vector ids become stale."""
+        retired: dict[str, list[str]] = {}
+        with self._rw.write(), self._lock, self._db:
+            for kind in KINDS:
+                retired[kind] = self._doc_vector_ids(kind, doc_id)
+                self._db.execute(f"DELETE FROM {kind} WHERE doc_id = ?", (doc_id,))
+                self._db.executemany(
+                    "INSERT OR IGNORE INTO stale_vectors (kind, vector_id) VALUES (?, ?)",
+                    [(kind, v) for v in retired[kind]],
+                )
+            cur = self._db.execute("DELETE FROM documents WHERE doc_id = ?", (doc_id,))
+        return retired, cur.rowcount > 0
+
+    def _retire(self, doc_id: str, retired: dict[str, list[str]]) -> None:
+        """Step (d): delete vectors no row names any more from Chroma, then forget them.
+
+        Also sweeps the document's orphans (vectors neither live nor listed, which only a crash
+        under the old, unversioned scheme could leave).
+        """
+        ids: dict[str, list[str]] = {}
+        for kind in KINDS:
+            with self._lock:
+                live = set(self._doc_vector_ids(kind, doc_id))
+                present = self._collections[kind].get(where={"doc_id": doc_id}, include=[])
+            orphans = [v for v in present["ids"] if v not in live]
+            ids[kind] = list(dict.fromkeys([*retired.get(kind, ()), *orphans]))
+        self._drop_vectors(ids)
+
+    def _drop_vectors(self, ids: dict[str, Sequence[str]]) -> None:
+        """Delete from Chroma first, then from the log, so a crash between them is harmless."""
+        self._delete_vectors(ids)
+        with self._lock, self._db:
+            for kind, vids in ids.items():
+                self._db.executemany(
+                    "DELETE FROM stale_vectors WHERE kind = ? AND vector_id = ?",
+                    [(kind, v) for v in vids],
+                )
+
+    def _delete_vectors(self, ids: dict[str, Sequence[str]]) -> None:
+        for kind, vids in ids.items():
+            vids = list(vids)
+            for lo in range(0, len(vids), _BATCH):
+                with self._lock:
+                    self._collections[kind].delete(ids=vids[lo : lo + _BATCH])
 
     # ---- units -----------------------------------------------------------------------------
 
     def get_units(self, kind: str, unit_ids: Iterable[str]) -> dict[str, Unit]:
-        ids = list(unit_ids)
-        if not ids:
-            return {}
+        return {u.unit_id: u for u, _ in self._unit_rows(kind, unit_ids)}
+
+    def _unit_rows(self, kind: str, unit_ids: Iterable[str]) -> list[tuple[Unit, str]]:
+        """Units by id with their live vector ids."""
+        kind = _kind(kind)
+        ids = list(dict.fromkeys(unit_ids))
+        out: list[tuple[Unit, str]] = []
         with self._lock:
-            rows = self._db.execute(
-                f"SELECT {_UNIT_COLUMNS} FROM {_kind(kind)}"
-                f" WHERE unit_id IN ({','.join('?' * len(ids))})",
-                ids,
-            ).fetchall()
-        return {r[0]: Unit(*r) for r in rows}
+            for lo in range(0, len(ids), _SQL_BATCH):
+                batch = ids[lo : lo + _SQL_BATCH]
+                rows = self._db.execute(
+                    f"SELECT {_UNIT_COLUMNS}, version FROM {kind}"
+                    f" WHERE unit_id IN ({','.join('?' * len(batch))})",
+                    batch,
+                ).fetchall()
+                out.extend((Unit(*r[:7]), vector_id(r[0], r[7])) for r in rows)
+        return out
 
     def document_units(self, kind: str, doc_id: str) -> list[Unit]:
         with self._lock:
@@ -258,13 +541,18 @@ class Store:
         return [Unit(*r) for r in rows]
 
     def embeddings(self, kind: str, unit_ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """Live vectors by unit id."""
         if not unit_ids:
             return {}
+        collection = self._collections[_kind(kind)]
         with self._lock:
-            got = self._collections[_kind(kind)].get(ids=list(unit_ids), include=["embeddings"])
+            by_vector = {vid: unit.unit_id for unit, vid in self._unit_rows(kind, unit_ids)}
+            if not by_vector:
+                return {}
+            got = collection.get(ids=list(by_vector), include=["embeddings"])
         return {
-            uid: np.asarray(vec, dtype=np.float32)
-            for uid, vec in zip(got["ids"], got["embeddings"], strict=True)
+            by_vector[vid]: np.asarray(vec, dtype=np.float32)
+            for vid, vec in zip(got["ids"], got["embeddings"], strict=True)
         }
 
     def dense_search(
@@ -275,35 +563,44 @@ class Store:
         doc_ids: Sequence[str] | None = None,
         with_embeddings: bool = False,
     ) -> list[Hit]:
-        """Nearest units by cosine similarity (1 - Chroma's cosine distance)."""
-        collection = self._collections[_kind(kind)]
-        # SQLite's row count is ~100x cheaper than Chroma's count(); vectors are written before
-        # rows and deleted with them, so it never exceeds the number of vectors.
-        n = self.count(kind)
-        if n == 0 or k <= 0:
+        """Nearest live units by cosine similarity (1 - Chroma's cosine distance)."""
+        kind = _kind(kind)
+        collection = self._collections[kind]
+        if k <= 0:
             return []
         where = {"doc_id": {"$in": list(doc_ids)}} if doc_ids else None
         include = ["distances", "embeddings"] if with_embeddings else ["distances"]
-        with self._lock:
+        with self._lock:  # one snapshot of rows, log and vectors (writes take this lock too)
+            # SQLite counts are ~100x cheaper than Chroma's count(). Every vector is either
+            # live (named by a row; written before the row, deleted after it) or listed in
+            # stale_vectors, so rows <= vectors <= rows + stale. Over-fetch by the stale count
+            # so that hits on vectors no row names cost no live results.
+            live = self.count(kind)
+            if live == 0:
+                return []
+            stale = self.stale_count(kind)
+            total = live if stale == 0 else min(live + stale, self.count_vectors(kind))
             result = collection.query(
                 query_embeddings=[embedding.tolist()],
-                n_results=min(k, n),
+                n_results=max(1, min(k + stale, total)),
                 where=where,
                 include=include,
             )
-        ids = result["ids"][0]
+            ids = result["ids"][0]
+            candidates = set(ids) | {v.rpartition("@")[0] for v in ids if "@" in v}
+            records = {vid: unit for unit, vid in self._unit_rows(kind, candidates)}
         distances = result["distances"][0]
         vectors = result["embeddings"][0] if with_embeddings else [None] * len(ids)
-        records = self.get_units(kind, ids)
-        return [
+        hits = [
             Hit(
-                records[uid],
+                records[vid],
                 1.0 - float(dist),
                 None if vec is None else np.asarray(vec, dtype=np.float32),
             )
-            for uid, dist, vec in zip(ids, distances, vectors, strict=True)
-            if uid in records
+            for vid, dist, vec in zip(ids, distances, vectors, strict=True)
+            if vid in records
         ]
+        return hits[:k]
 
     def lexical_search(
         self, kind: str, query: str, k: int, doc_ids: Sequence[str] | None = None

@@ -66,4 +66,4 @@ def test_health_and_readiness(client, seeded_engine):
 def test_unknown_route_uses_error_shape(client):
     r = client.get("/v1/nope")
     assert r.status_code == 404
-    assert r.json()["error"]["code"] == "http_error"
+    assert r.json()["error"]["code"] == "not_found"
