@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse
 from api import ask, documents, openai_compat
 from api.admission import Admission
 from api.deps import AdmissionDep, EngineDep
-from api.errors import error_response, install_error_handlers
+from api.errors import documented, error_response, install_error_handlers
 from api.middleware import ApiKeyMiddleware, BodyLimitMiddleware
 from rag.config import Settings
 from rag.engine import Engine
@@ -71,7 +71,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         """The process is up (no checks: for liveness probes)."""
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["health"])
+    @app.get("/readyz", tags=["health"], responses=documented(503))
     def readyz(engine: EngineDep, admission: AdmissionDep) -> JSONResponse:
         """Ready to answer: the model is loaded and the store is reachable."""
         try:

@@ -10,7 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
 from api.deps import AdmissionDep, EngineDep
-from api.errors import error_body, log, status_of
+from api.errors import documented, error_body, log, status_of
 from api.models import SourcesEvent, TokenEvent
 from api.streaming import SSE_HEADERS, last_result, run_events, sse
 from rag.citations import source_passages
@@ -18,20 +18,29 @@ from rag.engine import Engine, Prepared
 from rag.errors import NewsdeskError
 from rag.schemas import Answer, AskRequest, SearchRequest, SearchResponse
 
-router = APIRouter(prefix="/v1", tags=["ask"])
+router = APIRouter(prefix="/v1", tags=["ask"], responses=documented(400, 401, 413, 422))
 
+SSE_SCHEMA = {
+    "type": "object",
+    "description": "One server-sent event; `data` is JSON.",
+    "properties": {
+        "event": {"type": "string", "enum": ["sources", "token", "answer", "error"]},
+        "data": {"type": "string"},
+    },
+    "required": ["data"],
+}
 STREAM_DOC = {
     200: {
         "description": "Server-sent events: `sources` (the passages, before generation), "
         "`token` (the unchecked draft as it is decoded), then `answer` (the checked answer, "
         "the same body as /v1/ask), or `error` with the error shape.",
-        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        "content": {"text/event-stream": {"schema": SSE_SCHEMA}},
     }
 }
-BUSY_DOC = {503: {"description": "The model's queue is full; see Retry-After."}}
+ASK_ERRORS = documented(404, 409, 503)
 
 
-@router.post("/ask", response_model=Answer, responses=BUSY_DOC)
+@router.post("/ask", response_model=Answer, responses=ASK_ERRORS)
 async def ask(body: AskRequest, request: Request, engine: EngineDep, admission: AdmissionDep):
     """Answer a question from the articles, with citations to exact passages."""
     admission.enter()
@@ -44,7 +53,9 @@ async def ask(body: AskRequest, request: Request, engine: EngineDep, admission: 
     return await last_result(request, events, cancel)
 
 
-@router.post("/ask/stream", response_class=StreamingResponse, responses={**STREAM_DOC, **BUSY_DOC})
+@router.post(
+    "/ask/stream", response_class=StreamingResponse, responses={**STREAM_DOC, **ASK_ERRORS}
+)
 async def ask_stream(body: AskRequest, engine: EngineDep, admission: AdmissionDep):
     """The answer as server-sent events: sources first, then tokens, then the checked answer.
 
@@ -101,7 +112,9 @@ async def _sse_stream(
         yield sse("error", error_body("internal_error", "internal error; see the server log"))
 
 
-@router.post("/search", response_model=SearchResponse, tags=["search"])
+@router.post(
+    "/search", response_model=SearchResponse, tags=["search"], responses=documented(404, 409)
+)
 def search(body: SearchRequest, engine: EngineDep) -> SearchResponse:
     """Ranked passages with scores and character offsets; no generation."""
     return engine.search(body.query, limit=body.limit, doc_ids=body.doc_ids, outlets=body.outlets)

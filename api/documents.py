@@ -15,9 +15,8 @@ from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
 from api.deps import EngineDep, SettingsDep
-from api.errors import ApiError
+from api.errors import ApiError, documented
 from api.models import (
-    DOC_ID_PATTERN,
     Deleted,
     DocumentDetail,
     DocumentIn,
@@ -26,12 +25,20 @@ from api.models import (
     IngestResult,
 )
 from rag.errors import BadDocument
-from rag.loading import SUPPORTED_SUFFIXES, Article, article_from_upload, check_doc_id
+from rag.loading import (
+    DOC_ID_PATTERN,
+    SUPPORTED_SUFFIXES,
+    Article,
+    article_from_upload,
+    check_doc_id,
+)
 from rag.store import DocumentRecord
 
-router = APIRouter(prefix="/v1/documents", tags=["documents"])
+router = APIRouter(
+    prefix="/v1/documents", tags=["documents"], responses=documented(400, 401, 413, 422)
+)
 
-DocId = Annotated[str, Path(pattern=DOC_ID_PATTERN, description="A document id.")]
+DocId = Annotated[str, Path(pattern=DOC_ID_PATTERN, max_length=128, description="A document id.")]
 
 UPLOAD_DOC = {
     "requestBody": {
@@ -45,7 +52,11 @@ UPLOAD_DOC = {
                         "file": {"type": "string", "format": "binary"},
                         "title": {"type": "string"},
                         "outlet": {"type": "string"},
-                        "doc_id": {"type": "string", "pattern": DOC_ID_PATTERN},
+                        "doc_id": {
+                            "type": "string",
+                            "pattern": DOC_ID_PATTERN,
+                            "maxLength": 128,
+                        },
                     },
                 }
             },
@@ -73,8 +84,7 @@ def _info(doc: DocumentRecord) -> DocumentInfo:
     openapi_extra=UPLOAD_DOC,
     responses={
         200: {"model": IngestResult, "description": "Replaced or unchanged."},
-        413: {"description": "Too large."},
-        415: {"description": "Unsupported type."},
+        **documented(415),
     },
 )
 async def upload(request: Request, engine: EngineDep, settings: SettingsDep) -> JSONResponse:
@@ -150,14 +160,14 @@ def list_documents(engine: EngineDep) -> DocumentList:
     return DocumentList(documents=[_info(d) for d in engine.store.list_documents()])
 
 
-@router.get("/{doc_id}", response_model=DocumentDetail, responses={404: {}})
+@router.get("/{doc_id}", response_model=DocumentDetail, responses=documented(404))
 def get_document(doc_id: DocId, engine: EngineDep) -> DocumentDetail:
     """One document with the original text that citation offsets point into."""
     doc = _existing(doc_id, engine)
     return DocumentDetail(**_info(doc).model_dump(), text=engine.store.document_text(doc_id))
 
 
-@router.delete("/{doc_id}", response_model=Deleted, responses={404: {}})
+@router.delete("/{doc_id}", response_model=Deleted, responses=documented(404))
 def delete_document(doc_id: DocId, engine: EngineDep) -> Deleted:
     """Remove a document, its passages and its vectors."""
     _existing(doc_id, engine)

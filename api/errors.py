@@ -11,7 +11,9 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from rag.errors import (
     BadDocument,
@@ -45,6 +47,32 @@ CODE_OF_STATUS = {
     422: "invalid_request",
     503: "busy",
 }
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail
+
+
+_WHY = {
+    400: "The body could not be read (e.g. not UTF-8, a broken multipart form).",
+    401: "Missing or wrong API key (only when NEWSDESK_API_KEY is set).",
+    404: "No such document, or a filter names documents/outlets the store does not hold.",
+    409: "The store holds no articles yet.",
+    413: "The request body or document is over the size limit.",
+    415: "Unsupported document type or content type.",
+    422: "Invalid request.",
+    503: "The model's queue is full (see Retry-After), or the model is not loaded.",
+}
+
+
+def documented(*statuses: int) -> dict[int | str, dict[str, object]]:
+    """OpenAPI entries for the error statuses an endpoint can return, all in the one shape."""
+    return {s: {"model": ErrorBody, "description": _WHY[s]} for s in statuses}
 
 
 class ApiError(Exception):
@@ -94,13 +122,24 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(422, "invalid_request", message or "invalid request", details=details)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = CODE_OF_STATUS.get(exc.status_code, "http_error")
-        return error_response(
-            exc.status_code, code, str(exc.detail), headers=getattr(exc, "headers", None)
-        )
+        headers = dict(getattr(exc, "headers", None) or {})
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(_allowed_methods(request))
+        return error_response(exc.status_code, code, str(exc.detail), headers=headers or None)
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", exc_info=exc)
         return error_response(500, "internal_error", "internal error; see the server log")
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method any route serves at this path; Starlette's own Allow names only one route."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match is not Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    return sorted(methods)

@@ -10,10 +10,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from rag.loading import DOC_ID_PATTERN
 from rag.schemas import Answer, Filters, NonBlank, SourcePassage
-
-DOC_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
-
 
 # ---- documents ---------------------------------------------------------------------------------
 
@@ -27,6 +25,7 @@ class DocumentIn(BaseModel):
     doc_id: str | None = Field(
         None,
         pattern=DOC_ID_PATTERN,
+        max_length=128,
         description="Stable id; uploading again with the same id replaces the document. "
         "Default: from the title, else from a hash of the text.",
     )

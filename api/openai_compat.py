@@ -19,9 +19,9 @@ from collections.abc import AsyncIterator, Iterator
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
-from api.ask import BUSY_DOC
+from api.ask import ASK_ERRORS
 from api.deps import AdmissionDep, EngineDep
-from api.errors import error_body, log, status_of
+from api.errors import documented, error_body, log, status_of
 from api.models import (
     AssistantMessage,
     ChatChoice,
@@ -36,15 +36,21 @@ from rag.engine import Engine
 from rag.errors import BadQuestion, NewsdeskError
 from rag.schemas import Answer
 
-router = APIRouter(prefix="/v1", tags=["openai"])
+router = APIRouter(prefix="/v1", tags=["openai"], responses=documented(400, 401, 413, 422))
+OPENAI_SSE_SCHEMA = {
+    "type": "object",
+    "description": "`data:` lines with chat.completion.chunk JSON, then `data: [DONE]`.",
+    "properties": {"data": {"type": "string"}},
+    "required": ["data"],
+}
 
 
 @router.post(
     "/chat/completions",
     response_model=ChatCompletion,
     responses={
-        200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}},
-        **BUSY_DOC,
+        200: {"content": {"text/event-stream": {"schema": OPENAI_SSE_SCHEMA}}},
+        **ASK_ERRORS,
     },
 )
 async def chat_completions(

@@ -207,8 +207,10 @@ def serve(
     engine.ensure_corpus()
     err.print(f"loading model {settings.model} …")
     engine.warm_up()
-    err.print(f"newsdesk ready on http://{settings.host}:{settings.port} (POST /v1/ask)")
-    uvicorn.run(create_app(engine=engine), host=settings.host, port=settings.port)
+    base = f"http://{settings.host}:{settings.port}"
+    auth = "API key required" if settings.api_key else "no API key set"
+    err.print(f"newsdesk ready on {base} ({auth}; API docs at {base}/docs)")
+    uvicorn.run(create_app(settings, engine=engine), host=settings.host, port=settings.port)
 
 
 @app.command()
@@ -271,6 +273,36 @@ def eval_cmd(
         console=err,
     )
     out.print(f"report: {base}.md / .json / .png")
+
+
+@app.command()
+@friendly_errors
+def bench(
+    questions: Annotated[
+        int, typer.Option(min=1, max=40, help="How many fixed questions to time.")
+    ] = 8,
+    model: ModelOpt = None,
+    baseline: Annotated[
+        bool, typer.Option(help="Also time the naive baseline pipeline (for the speed-up).")
+    ] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the JSON report.")] = False,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Report folder (default eval/reports).")
+    ] = None,
+) -> None:
+    """Time cold start, ingest, retrieval, answers, first token, raw llama.cpp and the baseline."""
+    import json
+
+    from eval.bench import REPORTS, print_bench, run_bench, write_bench
+
+    settings = _settings(model=model)
+    report = run_bench(settings, n_questions=questions, baseline=baseline, console=err)
+    path = write_bench(report, out_dir or REPORTS)
+    if as_json:
+        out.print_json(json.dumps(report))
+    else:
+        print_bench(report, out)
+    err.print(f"report: {path}")
 
 
 def main() -> None:

@@ -18,7 +18,11 @@ from rag.html_text import html_to_article
 SUPPORTED_SUFFIXES = (".txt", ".md", ".html", ".htm")
 HTML_SUFFIXES = (".html", ".htm")
 # Ids travel in URLs and filters: letters, digits, dot, dash, underscore; never a path.
-DOC_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+# A dot is always followed by a non-dot, so ".." can never appear (no lookahead: the pattern is
+# also checked by pydantic's regex engine and published in the OpenAPI schema).
+DOC_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]+)*$"
+DOC_ID_MAX = 128
+DOC_ID_RE = re.compile(DOC_ID_PATTERN)
 
 _SOURCE_RE = re.compile(r"^\s*source\s*:\s*(?P<outlet>.+?)\s*$", re.IGNORECASE)
 _READ_FULL_RE = re.compile(
@@ -165,10 +169,10 @@ def _from_html(markup: str, doc_id: str, source_file: str) -> Article:
 
 
 def check_doc_id(doc_id: str) -> str:
-    if not DOC_ID_RE.fullmatch(doc_id) or ".." in doc_id:
+    if len(doc_id) > DOC_ID_MAX or not DOC_ID_RE.fullmatch(doc_id):
         raise BadDocument(
             f"invalid document id {doc_id!r}: use 1-128 letters, digits, '.', '-' or '_', "
-            "starting with a letter or digit"
+            "starting with a letter or digit, with no '..'"
         )
     return doc_id
 

@@ -104,13 +104,6 @@ class Answer(BaseModel):
     )
 
 
-class Filters(BaseModel):
-    doc_ids: list[str] | None = Field(None, description="Only search these documents.")
-    outlets: list[str] | None = Field(
-        None, description="Only search articles from these outlets (case-insensitive)."
-    )
-
-
 def _not_blank(value: str, info: ValidationInfo) -> str:
     if not value.strip():
         raise ValueError(f"{info.field_name} must not be empty")
@@ -118,6 +111,19 @@ def _not_blank(value: str, info: ValidationInfo) -> str:
 
 
 NonBlank = Annotated[str, AfterValidator(_not_blank)]
+# A name in a filter: something visible, not an empty prefix that matches every document.
+FilterName = Annotated[str, Field(min_length=1, max_length=200, pattern=r"\S")]
+
+
+class Filters(BaseModel):
+    doc_ids: list[FilterName] | None = Field(
+        None, max_length=100, description="Only search these documents (ids or unique prefixes)."
+    )
+    outlets: list[FilterName] | None = Field(
+        None,
+        max_length=100,
+        description="Only search articles from these outlets (case-insensitive).",
+    )
 
 
 class AskRequest(Filters):

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
+from api.server import serve_in_thread as live_server  # noqa: F401 - used by tests
 from rag.config import PROJECT_ROOT, Settings
 from rag.engine import Engine
 
@@ -37,28 +33,3 @@ def seeded_engine(tmp_path_factory: pytest.TempPathFactory, embedder) -> Engine:
     engine.__dict__["embedder"] = embedder
     engine.ingest([SEEDS])
     return engine
-
-
-@contextmanager
-def live_server(app) -> Iterator[str]:
-    """A real uvicorn on 127.0.0.1 (a free port), serving `app` from a thread; yields its URL."""
-    import uvicorn
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)

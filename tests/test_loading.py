@@ -91,3 +91,47 @@ def test_folder_listing_is_sorted_and_filtered(tmp_path):
     (tmp_path / ".hidden").mkdir()
     (tmp_path / ".hidden" / "d.txt").write_text("x")
     assert [p.name for p in find_article_files([tmp_path])] == ["a.md", "b.txt"]
+
+
+def test_uploads_get_safe_ids_and_refuse_paths():
+    import pytest
+
+    from rag.errors import BadDocument
+    from rag.loading import article_from_upload, doc_id_for
+
+    story = b"Harbour museum opens\n\nThe museum opened on Saturday.\n\nSource: Gazette\n"
+    article = article_from_upload(story, "harbour museum (v2).txt")
+    assert article.doc_id == "harbour-museum-v2"
+    assert article.outlet == "Gazette" and article.title == "Harbour museum opens"
+    assert article.text == story.decode()
+    assert doc_id_for("a..b") == "a.b" and doc_id_for("...") == "document"
+    for name in ("../x.txt", "a/b.txt", "a\\b.txt", ".env", ""):
+        with pytest.raises(BadDocument):
+            article_from_upload(story, name)
+    with pytest.raises(BadDocument, match="unsupported file type"):
+        article_from_upload(story, "x.pdf")
+    with pytest.raises(BadDocument, match="invalid document id"):
+        article_from_upload(story, "x.txt", doc_id="a..b")
+    with pytest.raises(BadDocument, match="empty"):
+        article_from_upload(b"  \n", "x.txt")
+    raw = article_from_upload(story, None, title="Museum")
+    assert raw.doc_id == "Museum" and raw.source_file == "Museum.txt"
+
+
+def test_html_files_become_text_with_title_and_outlet(tmp_path):
+    from rag.loading import load_article
+
+    page = tmp_path / "page.html"
+    page.write_text(
+        "<html><head><title>Site | Story</title>"
+        '<meta property="og:site_name" content="The Gazette"></head>'
+        "<body><header>Menu</header><h1>Museum opens</h1><p>It opened &amp; drew 4,000 "
+        "visitors.</p><script>track()</script><footer>(c) 2026</footer></body></html>",
+        encoding="utf-8",
+    )
+    article = load_article(page)
+    assert article.title == "Museum opens" and article.outlet == "The Gazette"
+    assert "It opened & drew 4,000 visitors." in article.text
+    assert "Menu" not in article.text and "track()" not in article.text
+    body = " ".join(article.text[s.start : s.end] for s in article.body)
+    assert "4,000 visitors" in body
