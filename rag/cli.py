@@ -299,7 +299,7 @@ def bench(
     report = run_bench(settings, n_questions=questions, baseline=baseline, console=err)
     path = write_bench(report, out_dir or REPORTS)
     if as_json:
-        out.print_json(json.dumps(report))
+        typer.echo(json.dumps(report, indent=2))
     else:
         print_bench(report, out)
     err.print(f"report: {path}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -103,10 +104,17 @@ class Engine:
         return model if model in PRESETS else Path(model).name
 
     def warm_up(self) -> None:
-        """Load everything and evaluate the fixed system prompt once, so its KV is cached."""
-        _ = self.store, self.embedder, self.prompts
-        self.embedder.encode_one("warm up")
-        self.generator.chat(self.prompts.messages("Say OK.", []), max_tokens=1)
+        """Load everything and evaluate the fixed system prompt once, so its KV is cached.
+
+        The model loads and evaluates on a second thread while torch and the embedder import on
+        this one: llama.cpp releases the GIL, so cold start costs about the slower of the two."""
+        _ = self.store, self.prompts
+        with ThreadPoolExecutor(1, thread_name_prefix="newsdesk-warm") as pool:
+            model = pool.submit(
+                lambda: self.generator.chat(self.prompts.messages("Say OK.", []), max_tokens=1)
+            )
+            self.embedder.encode_one("warm up")
+            model.result()
 
     # ---- operations -----------------------------------------------------------------------------
 

@@ -1,0 +1,35 @@
+"""`newsdesk bench` runs end to end and reports every measure the performance issue asks for."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def test_bench_reports_all_measures(tmp_path: Path):
+    cli = Path(sys.executable).with_name("newsdesk")
+    run = subprocess.run(
+        [str(cli), "bench", "--questions", "2", "--json", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    report = json.loads(run.stdout)
+    assert report["questions"] == 2
+    assert report["ingest"]["chunks"] > 0 and report["ingest"]["embed_texts_per_s"] > 0
+    assert report["cold_start_s"] > 0
+    assert report["retrieval_ms"]["p50"] > 0
+    assert report["ask_s"]["p50"] >= report["first_token_s"]["p50"] > 0
+    assert report["sources_event_ms"]["p50"] > 0
+    assert report["raw_llama_s"]["p50"] > 0 and report["baseline_ask_s"]["p50"] > 0
+    assert report["prompt_tokens"]["p50"] > 100
+    assert report["generation_tokens_per_s"] > 0
+    assert report["peak_rss_mb"] > 500
+    assert report["answered"] >= 1
+    written = list(tmp_path.glob("*-bench-*.json"))
+    assert len(written) == 1 and json.loads(written[0].read_text()) == report
