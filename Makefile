@@ -32,5 +32,11 @@ lint: setup
 	$(BIN)/ruff check rag api eval tests
 	$(BIN)/ruff format --check rag api eval tests
 
+eval: setup
+	$(BIN)/newsdesk eval --fast
+
+bench: setup
+	$(BIN)/newsdesk bench
+
 clean:
 	rm -rf $(VENV) data .pytest_cache
