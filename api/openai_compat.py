@@ -137,34 +137,23 @@ async def _chunks(
 ) -> AsyncIterator[bytes]:
     model = engine.model_name
     started = False
+
+    def opening(sources: list[dict[str, object]]) -> bytes:
+        # The role chunk, with the passages the answer will cite (none when it abstained early).
+        delta = {"role": "assistant"}
+        return sse(
+            None, _chunk(completion_id, created, model, delta, extension={"sources": sources})
+        )
+
     try:
         async for kind, payload in events:
             if kind == "sources":
-                passages = [p.model_dump() for p in payload]  # type: ignore[attr-defined]
-                yield sse(
-                    None,
-                    _chunk(
-                        completion_id,
-                        created,
-                        model,
-                        {"role": "assistant"},
-                        extension={"sources": passages},
-                    ),
-                )
+                yield opening([p.model_dump() for p in payload])  # type: ignore[attr-defined]
                 started = True
                 continue
             standalone, answer = payload  # type: ignore[misc]
             if not started:
-                yield sse(
-                    None,
-                    _chunk(
-                        completion_id,
-                        created,
-                        model,
-                        {"role": "assistant"},
-                        extension={"sources": []},
-                    ),
-                )
+                yield opening([])
             # Word by word, so clients that render deltas show the checked text progressively.
             for piece in re.findall(r"\S+\s*", answer.answer):
                 yield sse(None, _chunk(completion_id, created, model, {"content": piece}))
