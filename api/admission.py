@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from api.errors import ApiError
@@ -54,14 +52,6 @@ class Admission:
                 self.completed += 1
             if seconds is not None and not cancelled:
                 self._mean_seconds = 0.8 * self._mean_seconds + 0.2 * seconds
-
-    @contextmanager
-    def slot(self) -> Iterator[None]:
-        self.enter()
-        try:
-            yield
-        finally:
-            self.leave()
 
     def stats(self) -> dict[str, int]:
         with self._lock:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from rag.context import Passage
 from rag.schemas import Citation, SourcePassage, SourceSpan
@@ -89,6 +90,20 @@ def take_snapshot(passages: list[Passage], store: Store) -> Snapshot:
     return Snapshot({d: store.document_text(d) for d in documents}, documents)
 
 
+def span_fields(doc: DocumentRecord, start: int, end: int, snapshot: Snapshot) -> dict[str, Any]:
+    """What every cited or shown span reports about itself; `quote` is the retrieved version's
+    text at [start, end), so it always equals the original article at those offsets."""
+    return {
+        "doc_id": doc.doc_id,
+        "source_file": doc.source_file,
+        "title": doc.title,
+        "outlet": doc.outlet,
+        "start": start,
+        "end": end,
+        "quote": snapshot.texts[doc.doc_id][start:end],
+    }
+
+
 def source_spans(passage: Passage, snapshot: Snapshot) -> list[SourceSpan]:
     """The other articles that carry a passage, with their own exact spans."""
     docs = snapshot.documents
@@ -97,17 +112,7 @@ def source_spans(passage: Passage, snapshot: Snapshot) -> list[SourceSpan]:
         other = docs.get(a.doc_id)
         if other is None:
             continue
-        spans.append(
-            SourceSpan(
-                doc_id=a.doc_id,
-                source_file=other.source_file,
-                title=other.title,
-                outlet=other.outlet,
-                start=a.start,
-                end=a.end,
-                quote=snapshot.texts[a.doc_id][a.start : a.end],
-            )
-        )
+        spans.append(SourceSpan(**span_fields(other, a.start, a.end, snapshot)))
     return spans
 
 
@@ -118,18 +123,11 @@ def build_citations(
     citations: list[Citation] = []
     for n in cited:
         p = passages[n - 1]
-        text = snapshot.texts[p.document.doc_id]
         citations.append(
             Citation(
                 n=n,
-                doc_id=p.document.doc_id,
-                source_file=p.document.source_file,
-                title=p.document.title,
-                outlet=p.document.outlet,
+                **span_fields(p.document, p.start, p.end, snapshot),
                 chunk_id=p.chunk_id,
-                start=p.start,
-                end=p.end,
-                quote=text[p.start : p.end],
                 score=round(p.score, 6),
                 also_in=source_spans(p, snapshot),
                 supported=supported,
@@ -142,15 +140,7 @@ def source_passages(passages: list[Passage], snapshot: Snapshot) -> list[SourceP
     """The numbered passages as shown to the model, quoted from the retrieved version."""
     return [
         SourcePassage(
-            n=n,
-            doc_id=p.document.doc_id,
-            source_file=p.document.source_file,
-            title=p.document.title,
-            outlet=p.document.outlet,
-            start=p.start,
-            end=p.end,
-            quote=snapshot.texts[p.document.doc_id][p.start : p.end],
-            score=round(p.score, 6),
+            n=n, **span_fields(p.document, p.start, p.end, snapshot), score=round(p.score, 6)
         )
         for n, p in enumerate(passages, start=1)
     ]

@@ -20,6 +20,7 @@ from rag.citations import (
     is_abstention,
     normalise_markers,
     source_spans,
+    span_fields,
     take_snapshot,
 )
 from rag.config import Settings
@@ -251,13 +252,7 @@ class Engine:
         results = [
             SearchResult(
                 rank=i,
-                doc_id=p.document.doc_id,
-                source_file=p.document.source_file,
-                title=p.document.title,
-                outlet=p.document.outlet,
-                start=p.start,
-                end=p.end,
-                text=snapshot.texts[p.document.doc_id][p.start : p.end],
+                **_as_text(span_fields(p.document, p.start, p.end, snapshot)),
                 score=round(p.score, 6),
                 similarity=round(p.dense, 6),
                 also_in=source_spans(p, snapshot),
@@ -448,6 +443,12 @@ class Engine:
             abstain_reason=reason,  # type: ignore[arg-type]
             best_score=round(result.best_dense, 6) if result else None,
         )
+
+
+def _as_text(fields: dict[str, object]) -> dict[str, object]:
+    # Search results name the quoted span `text` (the field predates citations' `quote`).
+    fields["text"] = fields.pop("quote")
+    return fields
 
 
 def _timings(started: float, retrieved: float, generated: float) -> Timings:
