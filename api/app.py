@@ -76,6 +76,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         """Ready to answer: the model is loaded and the store is reachable."""
         try:
             chunks = engine.store.count_chunks()
+            engine.store.ping()  # a Chroma server that went away makes this replica unready
             model_loaded = "_generator" in engine.__dict__
         except NewsdeskError as exc:
             return error_response(503, "not_ready", str(exc))
@@ -88,6 +89,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             "chunks": chunks,
             "model": engine.model_name,
             "model_loaded": True,
+            "vector_store": engine.settings.chroma_url or "local",
+            "generation": engine.settings.llm_url or "in-process",
             "queue": admission.stats(),
         }
         return JSONResponse(body)

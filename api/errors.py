@@ -22,6 +22,7 @@ from rag.errors import (
     EmptyStore,
     ModelError,
     NewsdeskError,
+    StoreUnavailable,
     UnknownDocuments,
 )
 
@@ -33,6 +34,7 @@ STATUS_OF = {
     UnknownDocuments: 404,
     EmptyStore: 409,
     ModelError: 503,
+    StoreUnavailable: 503,
     Cancelled: 499,
 }
 CODE_OF_STATUS = {
@@ -66,7 +68,8 @@ _WHY = {
     413: "The request body or document is over the size limit.",
     415: "Unsupported document type or content type.",
     422: "Invalid request.",
-    503: "The model's queue is full (see Retry-After), or the model is not loaded.",
+    503: "The model's queue is full (see Retry-After), or the model, the model server or "
+    "the Chroma server is unavailable.",
 }
 
 

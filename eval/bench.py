@@ -29,6 +29,7 @@ from eval.baseline import BaselineSystem
 from eval.runner import fast_subset_ids, load_golden, select
 from rag.config import PROJECT_ROOT, Settings
 from rag.engine import Engine
+from rag.errors import NewsdeskError
 from rag.generation import physical_cores
 from rag.schemas import Answer
 
@@ -123,6 +124,11 @@ def run_bench(
     from api.app import create_app
     from api.server import serve_in_thread
 
+    if settings.llm_url:
+        raise NewsdeskError(
+            "newsdesk bench times the model in this process against raw llama.cpp: unset "
+            "NEWSDESK_LLM_URL, or compare server mode with `newsdesk bench --deploy`"
+        )
     console = console or Console(stderr=True)
     questions = bench_questions(n_questions)
     report: dict[str, object] = {"model": settings.model, "questions": len(questions)}
@@ -297,11 +303,11 @@ def print_bench(report: dict[str, object], console: Console) -> None:
     console.print(targets)
 
 
-def write_bench(report: dict[str, object], folder: Path = REPORTS) -> Path:
+def write_bench(report: dict[str, object], folder: Path = REPORTS, kind: str = "bench") -> Path:
     from datetime import datetime, timezone
 
     folder.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    path = folder / f"{stamp}-bench-{report['model']}.json"
+    path = folder / f"{stamp}-{kind}-{report['model']}.json"
     path.write_text(json.dumps(report, indent=2), encoding="utf-8")
     return path

@@ -192,6 +192,14 @@ def serve(
     ingest_seeds: Annotated[
         bool, typer.Option(help="Ingest the built-in seeds first (skipped when unchanged).")
     ] = True,
+    chroma_url: Annotated[
+        str | None,
+        typer.Option(help="Chroma server for the vectors [env NEWSDESK_CHROMA_URL]."),
+    ] = None,
+    llm_url: Annotated[
+        str | None,
+        typer.Option(help="OpenAI-compatible model server [env NEWSDESK_LLM_URL]."),
+    ] = None,
 ) -> None:
     """Serve the HTTP API (POST /v1/ask); loads the model before accepting requests."""
     import uvicorn
@@ -199,13 +207,18 @@ def serve(
     from api.app import create_app
     from rag.engine import Engine
 
-    settings = _settings(data_dir, model, host=host, port=port)
+    settings = _settings(
+        data_dir, model, host=host, port=port, chroma_url=chroma_url, llm_url=llm_url
+    )
     engine = Engine(settings, show_progress=True)
     if ingest_seeds:
         report = engine.ingest([settings.seeds_dir])
         err.print(f"seeds: {report.summary()}")
     engine.ensure_corpus()
-    err.print(f"loading model {settings.model} …")
+    if settings.llm_url:
+        err.print(f"connecting to the model server at {settings.llm_url} …")
+    else:
+        err.print(f"loading model {settings.model} …")
     engine.warm_up()
     base = f"http://{settings.host}:{settings.port}"
     auth = "API key required" if settings.api_key else "no API key set"
@@ -289,6 +302,13 @@ def bench(
     out_dir: Annotated[
         Path | None, typer.Option("--out", help="Report folder (default eval/reports).")
     ] = None,
+    deploy: Annotated[
+        bool,
+        typer.Option(
+            "--deploy",
+            help="Compare embedded vs server mode (chroma run, llama_cpp.server, 2 replicas).",
+        ),
+    ] = False,
 ) -> None:
     """Time cold start, ingest, retrieval, answers, first token, raw llama.cpp and the baseline."""
     import json
@@ -296,10 +316,19 @@ def bench(
     from eval.bench import REPORTS, print_bench, run_bench, write_bench
 
     settings = _settings(model=model)
-    report = run_bench(settings, n_questions=questions, baseline=baseline, console=err)
-    path = write_bench(report, out_dir or REPORTS)
+    if deploy:
+        from eval.deploy_bench import print_deploy, run_deploy_bench
+
+        report = run_deploy_bench(settings, n_questions=questions, console=err)
+        kind = "deploy"
+    else:
+        report = run_bench(settings, n_questions=questions, baseline=baseline, console=err)
+        kind = "bench"
+    path = write_bench(report, out_dir or REPORTS, kind=kind)
     if as_json:
         typer.echo(json.dumps(report, indent=2))
+    elif deploy:
+        print_deploy(report, out)
     else:
         print_bench(report, out)
     err.print(f"report: {path}")

@@ -57,6 +57,24 @@ class Settings(BaseSettings):
 
     verify: bool = Field(True, description="Check each answer sentence against its citations.")
 
+    chroma_url: str | None = Field(
+        None,
+        description="A Chroma server (http://host:port) for the vectors instead of the local "
+        "store in data_dir/chroma.",
+    )
+    llm_url: str | None = Field(
+        None,
+        description="An OpenAI-compatible server (http://host:port/v1) to generate with instead "
+        "of loading the GGUF model in this process.",
+    )
+    llm_api_key: SecretStr | None = Field(None, description="Bearer key for NEWSDESK_LLM_URL.")
+    llm_model: str | None = Field(
+        None, description="Model name sent to NEWSDESK_LLM_URL (default: the server's first)."
+    )
+    llm_timeout: float = Field(
+        300.0, gt=0, description="Seconds to wait for the model server before giving up."
+    )
+
     max_question_chars: int = 2000
     host: str = "127.0.0.1"
     port: int = 8000

@@ -33,8 +33,9 @@ from rag.grounding import ground_answer, require_quantity
 from rag.ingest import IngestReport, ingest_article, ingest_paths
 from rag.injection import looks_like_injection
 from rag.loading import Article
-from rag.model_files import PRESETS, resolve_model
+from rag.model_files import PRESETS, local_model_file, resolve_model
 from rag.prompts import PromptSet
+from rag.remote_llm import RemoteGenerator, load_remote_generator
 from rag.retrieval import RetrievalResult, retrieve
 from rag.schemas import Answer, ConflictClaim, SearchResponse, SearchResult, Timings
 from rag.schemas import Conflict as ConflictOut
@@ -76,7 +77,7 @@ class Engine:
 
     @cached_property
     def store(self) -> Store:
-        return Store(self.settings.data_dir)
+        return Store(self.settings.data_dir, chroma_url=self.settings.chroma_url)
 
     @cached_property
     def embedder(self) -> Embedder:
@@ -87,9 +88,11 @@ class Engine:
         return PromptSet.load(self.settings.prompts_dir)
 
     @property
-    def generator(self) -> Generator:
+    def generator(self) -> Generator | RemoteGenerator:
         # cached_property is not thread-safe; two first requests must not load two models.
         with self._load_lock:
+            if "_generator" not in self.__dict__ and self.settings.llm_url:
+                self.__dict__["_generator"] = self._remote_generator()
             if "_generator" not in self.__dict__:
                 path = resolve_model(
                     self.settings.model, self.settings.cache_dir, show_progress=self.show_progress
@@ -99,8 +102,22 @@ class Engine:
                 )
             return self.__dict__["_generator"]
 
+    def _remote_generator(self) -> RemoteGenerator:
+        s = self.settings
+        key = s.llm_api_key.get_secret_value() if s.llm_api_key else None
+        return load_remote_generator(
+            s.llm_url or "",
+            key,
+            s.llm_model,
+            s.llm_timeout,
+            tokenizer_gguf=local_model_file(s.model, s.cache_dir),
+            n_ctx=s.n_ctx,
+        )
+
     @property
     def model_name(self) -> str:
+        if self.settings.llm_url:
+            return self.settings.llm_model or self.generator.name
         model = self.settings.model
         return model if model in PRESETS else Path(model).name
 

@@ -35,3 +35,9 @@ class BadDocument(NewsdeskError):
     """An upload that cannot become an article: wrong type, undecodable, empty or too big."""
 
     code = "bad_document"
+
+
+class StoreUnavailable(NewsdeskError):
+    """The vector store (a Chroma server) cannot be reached or refused the request."""
+
+    code = "store_unavailable"

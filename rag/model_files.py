@@ -189,3 +189,12 @@ def resolve_model(model: str, cache_dir: Path, show_progress: bool = True) -> Pa
     raise ModelError(
         f"unknown model {model!r}: use a preset ({', '.join(PRESETS)}) or a path to a .gguf file"
     )
+
+
+def local_model_file(model: str, cache_dir: Path) -> Path | None:
+    """The GGUF for `model` if it is already on this machine (never assembles or downloads)."""
+    if model in PRESETS:
+        target = cache_dir / PRESETS[model].filename
+        return target if target.is_file() and _stamp_matches(target, PRESETS[model]) else None
+    path = Path(model).expanduser()
+    return path if path.is_file() else None

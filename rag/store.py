@@ -24,14 +24,21 @@ import re
 import sqlite3
 import threading
 import time
+import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 import numpy as np
 
-from rag.errors import NewsdeskError
+from rag.errors import NewsdeskError, StoreUnavailable
+from rag.interprocess import file_lock
 from rag.loading import Article
+
+if TYPE_CHECKING:
+    from chromadb.api import ClientAPI
 
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
@@ -81,6 +88,10 @@ CREATE TABLE IF NOT EXISTS stale_vectors (
     vector_id TEXT NOT NULL,
     PRIMARY KEY (kind, vector_id)
 );
+"""
+# Which Chroma collections belong to this data dir, when a Chroma server holds many stores.
+_META_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 # A row's vector id: legacy rows (from before versioned ids) have no version.
 _VECTOR_ID_SQL = "CASE WHEN version IS NULL THEN unit_id ELSE unit_id || '@' || version END"
@@ -138,7 +149,8 @@ class ReadWriteLock:
     deadlock behind a waiting writer); a thread that reads must not ask to write.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, lock_file: Path | None = None) -> None:
+        self._file = lock_file  # when set, the same exclusion holds across processes
         self._cond = threading.Condition(threading.Lock())
         self._readers = 0
         self._writing = False
@@ -155,7 +167,11 @@ class ReadWriteLock:
                 self._readers += 1
         self._local.depth = depth + 1
         try:
-            yield
+            if depth == 0 and self._file is not None:
+                with file_lock(self._file, shared=True):
+                    yield
+            else:
+                yield
         finally:
             self._local.depth = depth
             if depth == 0:
@@ -177,7 +193,11 @@ class ReadWriteLock:
                 self._writers_waiting -= 1
             self._writing = True
         try:
-            yield
+            if self._file is not None:
+                with file_lock(self._file):
+                    yield
+            else:
+                yield
         finally:
             with self._cond:
                 self._writing = False
@@ -194,8 +214,43 @@ def _dir_locks(data_dir: Path) -> tuple[threading.Lock, ReadWriteLock]:
     key = str(data_dir.resolve())
     with _DIR_LOCKS_GUARD:
         if key not in _DIR_LOCKS:
-            _DIR_LOCKS[key] = (threading.Lock(), ReadWriteLock())
+            _DIR_LOCKS[key] = (threading.Lock(), ReadWriteLock(data_dir / "swap.lock"))
         return _DIR_LOCKS[key]
+
+
+@contextlib.contextmanager
+def _writer_lock(thread_lock: threading.Lock, data_dir: Path) -> Iterator[None]:
+    """One writer per data dir: threads of this process, then other processes (replicas, CLI).
+
+    Held for a whole ingest or delete and by the startup repair, so a second process opening
+    the store never deletes the not-yet-live vectors of a write in flight elsewhere."""
+    with thread_lock, file_lock(data_dir / "write.lock"):
+        yield
+
+
+def _chroma_client(data_dir: Path, url: str | None) -> ClientAPI:
+    """A Chroma server when `url` is set (shared by replicas), else the store in data_dir."""
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+    if not url:
+        return chromadb.PersistentClient(path=str(data_dir / "chroma"), settings=settings)
+    parsed = urlsplit(url if "://" in url else f"http://{url}")
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise StoreUnavailable(f"NEWSDESK_CHROMA_URL {url!r} is not an http(s)://host:port address")
+    https = parsed.scheme == "https"
+    try:
+        client = chromadb.HttpClient(
+            host=parsed.hostname,
+            port=parsed.port or (443 if https else 8000),
+            ssl=https,
+            settings=settings,
+        )
+        client.heartbeat()
+    except Exception as exc:  # chromadb wraps transport errors in several types
+        raise StoreUnavailable(f"cannot reach the Chroma server at {url}: {exc}") from exc
+    return client
 
 
 class Store:
@@ -205,35 +260,87 @@ class Store:
     writer's embedding or Chroma work, only for the short SQLite swap.
     """
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, chroma_url: str | None = None) -> None:
         self.data_dir = Path(data_dir)
+        self.chroma_url = chroma_url
         try:
             self.data_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise NewsdeskError(f"cannot create data dir {self.data_dir}: {exc}") from exc
         self._lock = threading.RLock()
-        self._writer, self._rw = _dir_locks(self.data_dir)
-        self._db = sqlite3.connect(self.data_dir / "documents.sqlite3", check_same_thread=False)
-        self._db.executescript(
-            _DOCS_SCHEMA + "".join(_UNIT_SCHEMA.format(kind=k) for k in KINDS) + _STALE_SCHEMA
+        thread_lock, self._rw = _dir_locks(self.data_dir)
+        self._thread_writer = thread_lock
+        # WAL: readers in other processes (replicas) never wait for a writer's transaction.
+        self._db = sqlite3.connect(
+            self.data_dir / "documents.sqlite3", check_same_thread=False, timeout=30.0
         )
-        self._migrate()
-        self._db.commit()
-
-        import chromadb
-        from chromadb.config import Settings as ChromaSettings
-
-        self._chroma = chromadb.PersistentClient(
-            path=str(self.data_dir / "chroma"),
-            settings=ChromaSettings(anonymized_telemetry=False, allow_reset=False),
-        )
-        self._collections = {
-            kind: self._chroma.get_or_create_collection(
-                kind, embedding_function=None, metadata={"hnsw:space": "cosine"}
+        with self._writing():
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.executescript(
+                _DOCS_SCHEMA
+                + "".join(_UNIT_SCHEMA.format(kind=k) for k in KINDS)
+                + _STALE_SCHEMA
+                + _META_SCHEMA
             )
-            for kind in KINDS
-        }
+            self._migrate()
+            self._db.execute(
+                "INSERT OR IGNORE INTO meta (key, value) VALUES ('store_id', ?)",
+                (uuid.uuid4().hex[:16],),
+            )
+            self._db.commit()
+        self.store_id = self._db.execute(
+            "SELECT value FROM meta WHERE key = 'store_id'"
+        ).fetchone()[0]
+
+        self._chroma = _chroma_client(self.data_dir, chroma_url)
+        try:
+            self._collections = {
+                kind: self._chroma.get_or_create_collection(
+                    self.collection_name(kind),
+                    embedding_function=None,
+                    metadata={"hnsw:space": "cosine"},
+                )
+                for kind in KINDS
+            }
+        except Exception as exc:
+            if chroma_url is None:
+                raise
+            raise StoreUnavailable(f"the Chroma server at {chroma_url} failed: {exc}") from exc
+        self._check_vectors_present()
         self._recover()
+
+    def _check_vectors_present(self) -> None:
+        """Rows without any vectors mean the data dir was indexed into another vector store
+        (local vs a server, or a server that lost its data): searches would silently miss."""
+        rows, vectors = self.count("chunks"), self.count_vectors("chunks")
+        if rows and not vectors:
+            where = self.chroma_url or f"{self.data_dir / 'chroma'}"
+            raise StoreUnavailable(
+                f"the data dir {self.data_dir} indexes {rows} chunks but the vector store at "
+                f"{where} has none of them: it was indexed into another vector store. Use a "
+                "new NEWSDESK_DATA_DIR and ingest again, or point NEWSDESK_CHROMA_URL back"
+            )
+
+    def collection_name(self, kind: str) -> str:
+        """Local stores keep the plain names; on a shared Chroma server each data dir (and all
+        the replicas sharing it) gets its own pair, so two deployments never mix vectors."""
+        if self.chroma_url is None:
+            return kind
+        return f"newsdesk-{self.store_id}-{kind}"
+
+    def ping(self) -> None:
+        """Raise `StoreUnavailable` unless the vector store answers (a server can go away)."""
+        if self.chroma_url is None:
+            return
+        try:
+            self._chroma.heartbeat()
+        except Exception as exc:
+            raise StoreUnavailable(
+                f"cannot reach the Chroma server at {self.chroma_url}: {exc}"
+            ) from exc
+
+    def _writing(self) -> contextlib.AbstractContextManager[None]:
+        return _writer_lock(self._thread_writer, self.data_dir)
 
     def _migrate(self) -> None:
         """Data dirs from before versioned vector ids: add the column, keep every row."""
@@ -244,7 +351,7 @@ class Store:
 
     def _recover(self) -> None:
         """Delete the vectors a crashed (or failed) write left behind; live ones are untouched."""
-        with self._writer, self._lock:
+        with self._writing(), self._lock:
             rows = self._db.execute("SELECT kind, vector_id FROM stale_vectors").fetchall()
             if not rows:
                 return
@@ -343,7 +450,7 @@ class Store:
         new_ids = {
             kind: [vector_id(u.unit_id, version) for u in units.get(kind, ())] for kind in KINDS
         }
-        with self._writer:
+        with self._writing():
             with self._lock:
                 live = {kind: set(self._doc_vector_ids(kind, doc_id)) for kind in KINDS}
             # Re-ingesting the live version reuses its ids: those are overwritten in place by
@@ -361,7 +468,7 @@ class Store:
             self._retire(doc_id, retired)  # (d)
 
     def delete_document(self, doc_id: str) -> bool:
-        with self._writer:
+        with self._writing():
             retired, existed = self._unlink(doc_id)
             self._retire(doc_id, retired)
         return existed

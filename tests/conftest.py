@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -33,3 +34,17 @@ def seeded_engine(tmp_path_factory: pytest.TempPathFactory, embedder) -> Engine:
     engine.__dict__["embedder"] = embedder
     engine.ingest([SEEDS])
     return engine
+
+
+def sse_events(lines) -> list[tuple[str, dict]]:
+    """(event name, data) pairs from server-sent-event lines."""
+    events, name, data = [], None, []
+    for line in lines:
+        if line.startswith("event:"):
+            name = line[6:].strip()
+        elif line.startswith("data:"):
+            data.append(line[5:].strip())
+        elif not line and data:
+            events.append((name, json.loads("\n".join(data))))
+            name, data = None, []
+    return events

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-from conftest import SEEDS, live_server
+from conftest import SEEDS, live_server, sse_events
 from pydantic import SecretStr
 
 from api.app import create_app
@@ -24,19 +23,6 @@ STORY = (
     "the first day. The old lighthouse keeper, Tom Reyes, now guides tours twice a week.\n\n"
     "Source: Ellery Gazette\n"
 )
-
-
-def sse_events(lines) -> list[tuple[str, dict]]:
-    events, name, data = [], None, []
-    for line in lines:
-        if line.startswith("event:"):
-            name = line[6:].strip()
-        elif line.startswith("data:"):
-            data.append(line[5:].strip())
-        elif not line and data:
-            events.append((name, json.loads("\n".join(data))))
-            name, data = None, []
-    return events
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,216 @@
+"""Generation on an OpenAI-compatible server (llama.cpp's, llama-cpp-python's, vLLM, …).
+
+The same interface as `rag.generation.Generator`, so the engine does not care where the model
+runs. The server serialises (or batches) requests itself, so no process-wide lock is taken here:
+replicas of the API share one model server. Greedy settings match the in-process model, so the
+same GGUF behind `python -m llama_cpp.server` gives the same answers.
+
+Token counts (for the passage budget) use the model's own tokenizer when its GGUF is on this
+machine (the vocabulary only, a few MB); otherwise a words-based estimate.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+
+from rag.errors import ModelError
+from rag.generation import Generation
+
+
+def estimate_tokens(text: str) -> int:
+    """About 4/3 tokens per English word: what BPE vocabularies give on news prose."""
+    return len(text.split()) * 4 // 3 + 1
+
+
+def vocab_counter(model_path: Path) -> Callable[[str], int]:
+    """Exact token counts from a GGUF's vocabulary, without loading its weights."""
+    from llama_cpp import Llama
+
+    vocab = Llama(model_path=str(model_path), vocab_only=True, verbose=False)
+
+    def count(text: str) -> int:
+        return len(vocab.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+
+    return count
+
+
+class RemoteGenerator:
+    """A model behind `POST {url}/chat/completions`; `url` ends in `/v1` (added if missing)."""
+
+    def __init__(
+        self,
+        url: str,
+        api_key: str | None = None,
+        model: str | None = None,
+        timeout: float = 300.0,
+        counter: Callable[[str], int] | None = None,
+        n_ctx: int = 4096,
+    ) -> None:
+        base = url.rstrip("/")
+        self.url = base if base.endswith("/v1") else base + "/v1"
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._client = httpx.Client(
+            base_url=self.url,
+            headers=headers,
+            timeout=httpx.Timeout(timeout, connect=10.0),
+        )
+        self._model = model
+        self._counter = counter or estimate_tokens
+        self.n_ctx = n_ctx
+        self._lock = threading.Lock()  # only guards the lazy model-name lookup
+
+    @property
+    def model_path(self) -> str:
+        """Where the model runs, for `/model` in the chat and for logs."""
+        return f"{self.url} (model {self.model_name})"
+
+    @property
+    def model_name(self) -> str:
+        with self._lock:
+            if self._model is None:
+                models = self._request("GET", "/models").get("data") or []
+                if not models:
+                    raise ModelError(f"the model server at {self.url} lists no models")
+                self._model = str(models[0]["id"])
+            return self._model
+
+    @property
+    def name(self) -> str:
+        return self.model_name
+
+    @functools.lru_cache(maxsize=65536)  # noqa: B019 - one generator per process
+    def count_tokens(self, text: str) -> int:
+        return self._counter(text)
+
+    def _body(self, messages: list[dict[str, str]], max_tokens: int, stream: bool) -> dict:
+        return {
+            "model": self.model_name,
+            "messages": messages,
+            "temperature": 0.0,
+            "top_p": 1.0,
+            "max_tokens": max_tokens,
+            "seed": 0,
+            "stream": stream,
+        }
+
+    def _request(self, method: str, path: str, body: dict | None = None) -> dict:
+        try:
+            response = self._client.request(method, path, json=body)
+        except httpx.HTTPError as exc:
+            raise ModelError(f"cannot reach the model server at {self.url}: {exc}") from exc
+        _raise_for_status(response, self.url)
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise ModelError(f"the model server at {self.url} sent a non-JSON body") from exc
+
+    def chat(self, messages: list[dict[str, str]], max_tokens: int = 256) -> Generation:
+        started = time.perf_counter()
+        result = self._request(
+            "POST", "/chat/completions", self._body(messages, max_tokens, stream=False)
+        )
+        try:
+            text = result["choices"][0]["message"].get("content") or ""
+        except (KeyError, IndexError, TypeError, AttributeError) as exc:
+            raise ModelError(f"the model server at {self.url} sent no choices") from exc
+        usage = result.get("usage") or {}
+        return Generation(
+            text=text,
+            prompt_tokens=int(usage.get("prompt_tokens") or 0),
+            completion_tokens=int(usage.get("completion_tokens") or 0),
+            seconds=time.perf_counter() - started,
+        )
+
+    def stream(
+        self,
+        messages: list[dict[str, str]],
+        max_tokens: int = 256,
+        cancel: threading.Event | None = None,
+    ) -> Iterator[str]:
+        """Text pieces as the server sends them; `cancel` closes the connection, which stops
+        the server's generation too (llama.cpp's servers watch for the disconnect)."""
+        if cancel is not None and cancel.is_set():
+            return
+        body = self._body(messages, max_tokens, stream=True)
+        try:
+            with self._client.stream("POST", "/chat/completions", json=body) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    _raise_for_status(response, self.url)
+                for line in response.iter_lines():
+                    if cancel is not None and cancel.is_set():
+                        return
+                    piece = _sse_piece(line)
+                    if piece is None:
+                        return
+                    if piece:
+                        yield piece
+        except httpx.HTTPError as exc:
+            raise ModelError(f"the model server at {self.url} failed mid-answer: {exc}") from exc
+
+    def close(self) -> None:
+        self._client.close()
+
+
+def _sse_piece(line: str) -> str | None:
+    """The text in one server-sent-events line: '' for keep-alives and role chunks, None at the
+    end of the stream."""
+    if not line.startswith("data:"):
+        return ""
+    data = line[5:].strip()
+    if data == "[DONE]":
+        return None
+    try:
+        chunk = json.loads(data)
+    except ValueError:
+        return ""
+    if "error" in chunk:
+        message = chunk["error"].get("message") if isinstance(chunk["error"], dict) else None
+        raise ModelError(f"the model server failed mid-answer: {message or chunk['error']}")
+    choices = chunk.get("choices") or []
+    if not choices:
+        return ""
+    return (choices[0].get("delta") or {}).get("content") or ""
+
+
+def _raise_for_status(response: httpx.Response, url: str) -> None:
+    if response.status_code < 400:
+        return
+    try:
+        detail = response.json().get("error", {})
+        message = detail.get("message") if isinstance(detail, dict) else str(detail)
+    except ValueError:
+        message = response.text[:200]
+    if response.status_code in (401, 403):
+        raise ModelError(f"the model server at {url} refused the key (NEWSDESK_LLM_API_KEY)")
+    raise ModelError(
+        f"the model server at {url} answered {response.status_code}: {message or 'no detail'}"
+    )
+
+
+_remote: dict[tuple[str, str | None, str | None], RemoteGenerator] = {}
+_remote_lock = threading.Lock()
+
+
+def load_remote_generator(
+    url: str,
+    api_key: str | None,
+    model: str | None,
+    timeout: float,
+    tokenizer_gguf: Path | None,
+    n_ctx: int = 4096,
+) -> RemoteGenerator:
+    """One client per server and process (it pools connections); the tokenizer loads once."""
+    key = (url, api_key, model)
+    with _remote_lock:
+        if key not in _remote:
+            counter = vocab_counter(tokenizer_gguf) if tokenizer_gguf else None
+            _remote[key] = RemoteGenerator(url, api_key, model, timeout, counter, n_ctx)
+        return _remote[key]

@@ -1,0 +1,286 @@
+"""Server backends, against real servers on loopback: `chroma run` for the vectors,
+`python -m llama_cpp.server` with the default GGUF for generation, and two `newsdesk serve`
+replicas sharing both."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import chromadb
+import httpx
+import pytest
+from conftest import SEEDS, live_server, sse_events
+from pydantic import SecretStr
+from test_http import STORY
+
+from api.app import create_app
+from eval.servers import chroma_server, free_port, llm_server, newsdesk_replica
+from rag.config import Settings
+from rag.engine import Engine
+from rag.errors import ModelError, StoreUnavailable
+from rag.loading import article_from_upload
+from rag.model_files import resolve_model
+from rag.remote_llm import RemoteGenerator, _sse_piece
+
+pytestmark = pytest.mark.slow
+
+KEY = "llm-test-key"
+QUESTION = "Which countries refused to send troops to Ukraine?"
+DAIRY = (
+    "Valley dairy cooperative grows\n\n"
+    "The Brightwater dairy cooperative in Wales now has 1,240 member farms, its chair Mair "
+    "Pryce said on Monday. The cooperative sells cheese to 31 countries.\n\n"
+    "Source: Cambrian Post\n"
+)
+
+
+@pytest.fixture(scope="module")
+def servers_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("servers")
+
+
+@pytest.fixture(scope="module")
+def chroma_url(servers_dir: Path):
+    with chroma_server(servers_dir / "chroma", servers_dir) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def llm_url(servers_dir: Path):
+    settings = Settings()
+    model = resolve_model(settings.model, settings.cache_dir, show_progress=False)
+    with llm_server(model, servers_dir, api_key=KEY) as url:
+        yield url
+
+
+def server_vectors(url: str, store, kind: str = "chunks") -> int:
+    """What the Chroma server itself holds for this store, asked by a separate client."""
+    port = int(url.rsplit(":", 1)[1])
+    client = chromadb.HttpClient(host="127.0.0.1", port=port)
+    return client.get_collection(store.collection_name(kind)).count()
+
+
+# ---- Chroma server ----------------------------------------------------------------------------
+
+
+def test_store_on_chroma_server(chroma_url, tmp_path, embedder):
+    settings = Settings(data_dir=tmp_path / "data", chroma_url=chroma_url)
+    engine = Engine(settings)
+    engine.__dict__["embedder"] = embedder
+    report = engine.ingest([SEEDS])
+    store = engine.store
+    assert len(report.added) == 5, report.summary()
+    assert not (settings.data_dir / "chroma").exists(), "vectors must live on the server"
+    for kind in ("chunks", "sentences"):
+        assert server_vectors(chroma_url, store, kind) == store.count(kind) > 0
+
+    hits = engine.search("Which countries refused to send troops?").results
+    assert hits and any("troops" in h.text for h in hits)
+    assert hits[0].similarity > 0.3  # a dense score: the query reached the server's index
+
+    article = article_from_upload(STORY.encode(), "lighthouse.txt")
+    assert engine.add_document(article)[0] == "added"
+    changed = article_from_upload(STORY.replace("4,000", "5,500").encode(), "lighthouse.txt")
+    assert engine.add_document(changed)[0] == "updated"
+    found = engine.search("visitors on the first day at the lighthouse museum").results
+    texts = [h.text for h in found if h.doc_id == "lighthouse"]
+    assert any("5,500" in t for t in texts) and not any("4,000" in t for t in texts)
+    assert server_vectors(chroma_url, store) == store.count("chunks")
+    assert store.stale_count() == 0
+
+    assert engine.delete_document("lighthouse")
+    assert server_vectors(chroma_url, store) == store.count("chunks")
+    assert all(h.doc_id != "lighthouse" for h in engine.search("lighthouse museum").results)
+
+    # A second data dir on the same server gets its own collections: nothing is shared.
+    other = Engine(Settings(data_dir=tmp_path / "other", chroma_url=chroma_url))
+    assert other.store.collection_name("chunks") != store.collection_name("chunks")
+    assert other.store.count_vectors("chunks") == 0
+
+
+def test_chroma_server_errors(chroma_url, tmp_path):
+    dead = f"http://127.0.0.1:{free_port()}"
+    with pytest.raises(StoreUnavailable, match="cannot reach the Chroma server"):
+        _ = Engine(Settings(data_dir=tmp_path / "a", chroma_url=dead)).store
+    with pytest.raises(StoreUnavailable, match="not an http"):
+        _ = Engine(Settings(data_dir=tmp_path / "a", chroma_url="ftp://x:1")).store
+
+    # A data dir indexed locally cannot silently switch to an empty server collection.
+    local = Engine(Settings(data_dir=tmp_path / "b"))
+    local.add_document(article_from_upload(STORY.encode(), "lighthouse.txt"))
+    with pytest.raises(StoreUnavailable, match="indexed into another vector store"):
+        _ = Engine(Settings(data_dir=tmp_path / "b", chroma_url=chroma_url)).store
+
+    # The CLI reports it in one line, without a traceback.
+    run = subprocess.run(
+        [sys.executable, "-m", "rag.cli", "ingest", str(SEEDS), "--data-dir", str(tmp_path / "c")],
+        env={"NEWSDESK_CHROMA_URL": dead, "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 1, run.stderr
+    assert "cannot reach the Chroma server" in run.stderr and "Traceback" not in run.stderr
+
+
+# ---- model server -----------------------------------------------------------------------------
+
+
+def test_sse_lines_from_model_servers():
+    assert _sse_piece('data: {"choices":[{"delta":{"content":"Hi"}}]}') == "Hi"
+    assert _sse_piece('data: {"choices":[{"delta":{"role":"assistant"}}]}') == ""
+    assert _sse_piece(": keep-alive") == ""
+    assert _sse_piece("data: [DONE]") is None
+    with pytest.raises(ModelError, match="overloaded"):
+        _sse_piece('data: {"error": {"message": "overloaded"}}')
+
+
+@pytest.fixture(scope="module")
+def remote_engine(seeded_engine, llm_url) -> Engine:
+    """The seeded store, generating on the model server."""
+    settings = seeded_engine.settings.model_copy(
+        update={"llm_url": llm_url, "llm_api_key": SecretStr(KEY)}
+    )
+    engine = Engine(settings)
+    engine.__dict__["embedder"] = seeded_engine.embedder
+    engine.__dict__["store"] = seeded_engine.store
+    return engine
+
+
+def test_ask_through_model_server(remote_engine, seeded_engine):
+    assert isinstance(remote_engine.generator, RemoteGenerator)
+    # The model's own tokenizer (vocabulary only) budgets the passages, as in-process, so the
+    # same passages reach the model either way (a words-based estimate says 3 here).
+    text = "Prime Minister Sir Keir Starmer met Volodymyr Zelensky in Kyiv."
+    assert remote_engine.count_tokens(text) == seeded_engine.count_tokens(text)
+    assert remote_engine.count_tokens("Keir Starmer") == 4
+    answer = remote_engine.ask(QUESTION)
+    assert answer.answerable, answer
+    assert answer.model.endswith(".gguf") or "qwen" in answer.model.lower()
+    assert answer.citations and all(c.supported for c in answer.citations)
+    for c in answer.citations:
+        text = remote_engine.store.document_text(c.doc_id)
+        assert text[c.start : c.end] == c.quote
+    assert {"Germany", "Italy"} & set(answer.answer.replace(",", " ").split()), answer.answer
+
+    silent = remote_engine.ask("How many soldiers does Ukraine's army have?")
+    assert not silent.answerable
+
+
+def test_stream_and_cancel_through_model_server(remote_engine):
+    with live_server(create_app(engine=remote_engine)) as url:
+        with httpx.stream(
+            "POST", f"{url}/v1/ask/stream", json={"question": QUESTION}, timeout=120
+        ) as r:
+            assert r.status_code == 200
+            events = sse_events(r.iter_lines())
+        names = [name for name, _ in events]
+        assert names[0] == "sources" and names[-1] == "answer", names
+        tokens = "".join(data["text"] for name, data in events if name == "token")
+        assert names.count("token") > 3 and tokens.strip()
+        final = events[-1][1]
+        assert final["answerable"] and final["citations"]
+
+    # Cancelling mid-stream closes the connection to the model server and stops the answer.
+    cancel = threading.Event()
+    pieces = []
+    prepared = remote_engine.prepare(QUESTION)
+    for event in remote_engine.generate(prepared, cancel):
+        if event.kind == "token":
+            pieces.append(event.text)
+            cancel.set()
+        assert event.kind != "answer"
+    assert len(pieces) == 1
+    # The server is free again at once: a new short request is answered.
+    assert remote_engine.generator.chat([{"role": "user", "content": "Say OK."}], 2).text
+
+
+def test_model_server_errors(seeded_engine, llm_url):
+    wrong = RemoteGenerator(llm_url, api_key="wrong", model="x")
+    with pytest.raises(ModelError, match="refused the key"):
+        wrong.chat([{"role": "user", "content": "hi"}], 2)
+    dead = RemoteGenerator(f"http://127.0.0.1:{free_port()}/v1", model="x")
+    with pytest.raises(ModelError, match="cannot reach the model server"):
+        dead.chat([{"role": "user", "content": "hi"}], 2)
+    with pytest.raises(ModelError, match="cannot reach the model server"):
+        list(dead.stream([{"role": "user", "content": "hi"}], 2))
+
+    # Over HTTP: 503 in the one error shape, not a 500 or a hang.
+    settings = seeded_engine.settings.model_copy(
+        update={"llm_url": llm_url, "llm_api_key": SecretStr("wrong"), "llm_model": "m"}
+    )
+    engine = Engine(settings)
+    engine.__dict__["embedder"] = seeded_engine.embedder
+    engine.__dict__["store"] = seeded_engine.store
+    with live_server(create_app(engine=engine)) as url:
+        r = httpx.post(f"{url}/v1/ask", json={"question": QUESTION}, timeout=120)
+    assert r.status_code == 503, r.text
+    assert r.json()["error"]["code"] == "model_error"
+    assert "refused the key" in r.json()["error"]["message"]
+
+
+# ---- two replicas -----------------------------------------------------------------------------
+
+
+def test_two_replicas_share_one_chroma_and_one_model_server(chroma_url, llm_url, tmp_path):
+    env = {
+        "NEWSDESK_DATA_DIR": str(tmp_path / "shared"),
+        "NEWSDESK_CHROMA_URL": chroma_url,
+        "NEWSDESK_LLM_URL": llm_url,
+        "NEWSDESK_LLM_API_KEY": KEY,
+    }
+    with (
+        newsdesk_replica(env, tmp_path / "a.log", ingest_seeds=True) as a,
+        newsdesk_replica(env, tmp_path / "b.log", ingest_seeds=True) as b,
+    ):
+        assert "5 unchanged" in (tmp_path / "b.log").read_text(), "B reuses A's ingest"
+        for url in (a, b):
+            ready = httpx.get(f"{url}/readyz").json()
+            assert ready["vector_store"] == chroma_url and ready["generation"] == llm_url
+            assert ready["chunks"] > 0
+
+        # Concurrent uploads, one to each replica, are both kept.
+        uploads = [
+            (a, ("lighthouse.txt", STORY.encode())),
+            (b, ("dairy.txt", DAIRY.encode())),
+        ]
+        with ThreadPoolExecutor(2) as pool:
+            codes = list(
+                pool.map(
+                    lambda u: httpx.post(f"{u[0]}/v1/documents", files={"file": u[1]}).status_code,
+                    uploads,
+                )
+            )
+        assert codes == [201, 201]
+        for url in (a, b):
+            ids = {d["doc_id"] for d in httpx.get(f"{url}/v1/documents").json()["documents"]}
+            assert {"lighthouse", "dairy"} <= ids and len(ids) == 7
+
+        # Each replica answers about the document uploaded to the other, at the same time.
+        asks = [
+            (b, "How many visitors came to the lighthouse museum on the first day?"),
+            (a, "How many member farms does the Brightwater dairy cooperative have?"),
+        ]
+        with ThreadPoolExecutor(2) as pool:
+            answers = list(
+                pool.map(
+                    lambda q: httpx.post(
+                        f"{q[0]}/v1/ask", json={"question": q[1]}, timeout=300
+                    ).json(),
+                    asks,
+                )
+            )
+        assert answers[0]["answerable"] and "4,000" in answers[0]["answer"], answers[0]
+        assert {c["doc_id"] for c in answers[0]["citations"]} == {"lighthouse"}
+        assert answers[1]["answerable"] and "1,240" in answers[1]["answer"], answers[1]
+        assert {c["doc_id"] for c in answers[1]["citations"]} == {"dairy"}
+
+        # A delete through one replica is seen by the other at once.
+        assert httpx.delete(f"{b}/v1/documents/lighthouse").status_code == 200
+        assert httpx.get(f"{a}/v1/documents/lighthouse").status_code == 404
+        hits = httpx.post(f"{a}/v1/search", json={"query": "lighthouse museum visitors"}).json()
+        assert all(h["doc_id"] != "lighthouse" for h in hits["results"])
