@@ -110,7 +110,9 @@ def llm_server(
     args = [sys.executable, "-m", "llama_cpp.server", "--model", str(model_path)]
     args += ["--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(n_ctx)]
     args += ["--n_threads", threads, "--n_threads_batch", threads, "--n_batch", "512"]
-    args += ["--seed", "0", "--verbose", "False"]
+    # Its default cuts a running answer short when another request arrives: with replicas
+    # sharing the server, requests must queue instead.
+    args += ["--seed", "0", "--verbose", "False", "--interrupt_requests", "False"]
     if api_key:
         args += ["--api_key", api_key]
     auth = {"Authorization": f"Bearer {api_key}"} if api_key else {}

@@ -98,6 +98,10 @@ class RemoteGenerator:
             "max_tokens": max_tokens,
             "seed": 0,
             "stream": stream,
+            # llama.cpp extensions (vLLM reads top_k too): the server defaults differ from the
+            # in-process call (its repeat penalty is 1.1), which changes greedy answers.
+            "top_k": 1,
+            "repeat_penalty": 1.0,
         }
 
     def _request(self, method: str, path: str, body: dict | None = None) -> dict:
@@ -152,6 +156,8 @@ class RemoteGenerator:
                         return
                     if piece:
                         yield piece
+        except httpx.ConnectError as exc:
+            raise ModelError(f"cannot reach the model server at {self.url}: {exc}") from exc
         except httpx.HTTPError as exc:
             raise ModelError(f"the model server at {self.url} failed mid-answer: {exc}") from exc
 

@@ -166,6 +166,11 @@ def test_ask_through_model_server(remote_engine, seeded_engine):
         text = remote_engine.store.document_text(c.doc_id)
         assert text[c.start : c.end] == c.quote
     assert {"Germany", "Italy"} & set(answer.answer.replace(",", " ").split()), answer.answer
+    # Same GGUF, same greedy settings, same prompt: the same draft as the in-process model.
+    prepared = remote_engine.prepare(QUESTION)
+    remote = remote_engine.generator.chat(prepared.messages, max_tokens=64).text
+    local = seeded_engine.generator.chat(prepared.messages, max_tokens=64).text
+    assert remote == local
 
     silent = remote_engine.ask("How many soldiers does Ukraine's army have?")
     assert not silent.answerable
