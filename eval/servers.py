@@ -113,6 +113,8 @@ def llm_server(
     # Its default cuts a running answer short when another request arrives: with replicas
     # sharing the server, requests must queue instead.
     args += ["--seed", "0", "--verbose", "False", "--interrupt_requests", "False"]
+    # Its default also keeps logits for every prompt token, which slows prompt evaluation.
+    args += ["--logits_all", "False"]
     if api_key:
         args += ["--api_key", api_key]
     auth = {"Authorization": f"Bearer {api_key}"} if api_key else {}

@@ -28,7 +28,7 @@ from rag.conflicts import Conflict, describe, find_conflicts
 from rag.context import Passage, assemble_context
 from rag.embedding import Embedder
 from rag.errors import BadQuestion, Cancelled, EmptyStore, UnknownDocuments
-from rag.generation import Generator, load_generator
+from rag.generation import TextGenerator, load_generator
 from rag.grounding import ground_answer, require_quantity
 from rag.ingest import IngestReport, ingest_article, ingest_paths
 from rag.injection import looks_like_injection
@@ -88,7 +88,7 @@ class Engine:
         return PromptSet.load(self.settings.prompts_dir)
 
     @property
-    def generator(self) -> Generator | RemoteGenerator:
+    def generator(self) -> TextGenerator:
         # cached_property is not thread-safe; two first requests must not load two models.
         with self._load_lock:
             if "_generator" not in self.__dict__ and self.settings.llm_url:

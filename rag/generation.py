@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from rag.errors import ModelError
 
@@ -45,6 +46,35 @@ class Generation:
     prompt_tokens: int
     completion_tokens: int
     seconds: float
+
+
+def generation_from_response(result: dict, started: float) -> Generation:
+    """Both backends answer in the OpenAI chat-completion shape."""
+    usage = result.get("usage") or {}
+    return Generation(
+        text=result["choices"][0]["message"].get("content") or "",
+        prompt_tokens=int(usage.get("prompt_tokens") or 0),
+        completion_tokens=int(usage.get("completion_tokens") or 0),
+        seconds=time.perf_counter() - started,
+    )
+
+
+class TextGenerator(Protocol):
+    """What the engine needs from a model, in this process (`Generator`) or on a server
+    (`rag.remote_llm.RemoteGenerator`)."""
+
+    name: str
+
+    def count_tokens(self, text: str) -> int: ...
+
+    def chat(self, messages: list[dict[str, str]], max_tokens: int = 256) -> Generation: ...
+
+    def stream(
+        self,
+        messages: list[dict[str, str]],
+        max_tokens: int = 256,
+        cancel: threading.Event | None = None,
+    ) -> Iterator[str]: ...
 
 
 class Generator:
@@ -88,13 +118,7 @@ class Generator:
                 max_tokens=max_tokens,
                 seed=0,
             )
-        usage = result.get("usage", {})  # type: ignore[union-attr]
-        return Generation(
-            text=result["choices"][0]["message"]["content"] or "",  # type: ignore[index]
-            prompt_tokens=int(usage.get("prompt_tokens", 0)),
-            completion_tokens=int(usage.get("completion_tokens", 0)),
-            seconds=time.perf_counter() - started,
-        )
+        return generation_from_response(result, started)  # type: ignore[arg-type]
 
     def stream(
         self,

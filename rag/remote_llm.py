@@ -21,7 +21,7 @@ from pathlib import Path
 import httpx
 
 from rag.errors import ModelError
-from rag.generation import Generation
+from rag.generation import Generation, generation_from_response
 
 
 def estimate_tokens(text: str) -> int:
@@ -121,16 +121,9 @@ class RemoteGenerator:
             "POST", "/chat/completions", self._body(messages, max_tokens, stream=False)
         )
         try:
-            text = result["choices"][0]["message"].get("content") or ""
-        except (KeyError, IndexError, TypeError, AttributeError) as exc:
-            raise ModelError(f"the model server at {self.url} sent no choices") from exc
-        usage = result.get("usage") or {}
-        return Generation(
-            text=text,
-            prompt_tokens=int(usage.get("prompt_tokens") or 0),
-            completion_tokens=int(usage.get("completion_tokens") or 0),
-            seconds=time.perf_counter() - started,
-        )
+            return generation_from_response(result, started)
+        except (KeyError, IndexError, TypeError, AttributeError, ValueError) as exc:
+            raise ModelError(f"the model server at {self.url} sent no answer: {exc}") from exc
 
     def stream(
         self,
