@@ -12,14 +12,19 @@ from contextlib import contextmanager
 from fastapi import FastAPI
 
 
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port nothing listens on right now (the OS picks it)."""
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
 @contextmanager
 def serve_in_thread(app: FastAPI, host: str = "127.0.0.1") -> Iterator[str]:
     """Serve `app` on a free port of `host` until the block ends; yields the base URL."""
     import uvicorn
 
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        port = sock.getsockname()[1]
+    port = free_port(host)
     server = uvicorn.Server(
         uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on")
     )

@@ -25,7 +25,7 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
-from eval.bench import bench_questions, pct, stream_once
+from eval.bench import _r, bench_questions, pct, stream_once
 from eval.servers import chroma_server, llm_server, newsdesk_replica
 from rag.config import Settings
 from rag.generation import physical_cores
@@ -171,10 +171,6 @@ def _ratio(base: object, other: object, key: str) -> float | None:
         return round(other[key]["p50"] / base[key]["p50"] - 1, 3)  # type: ignore[index]
     except (KeyError, TypeError, ZeroDivisionError):
         return None
-
-
-def _r(value: float | None, digits: int = 2) -> float | None:
-    return None if value is None else round(value, digits)
 
 
 ROWS = [

@@ -35,7 +35,7 @@ from rag.injection import looks_like_injection
 from rag.loading import Article
 from rag.model_files import PRESETS, local_model_file, resolve_model
 from rag.prompts import PromptSet
-from rag.remote_llm import RemoteGenerator, load_remote_generator
+from rag.remote_llm import RemoteGenerator, estimate_tokens, load_remote_generator
 from rag.retrieval import RetrievalResult, retrieve
 from rag.schemas import Answer, ConflictClaim, SearchResponse, SearchResult, Timings
 from rag.schemas import Conflict as ConflictOut
@@ -111,13 +111,12 @@ class Engine:
             s.llm_model,
             s.llm_timeout,
             tokenizer_gguf=local_model_file(s.model, s.cache_dir),
-            n_ctx=s.n_ctx,
         )
 
     @property
     def model_name(self) -> str:
         if self.settings.llm_url:
-            return self.settings.llm_model or self.generator.name
+            return self.generator.name  # NEWSDESK_LLM_MODEL, else the server's first model
         model = self.settings.model
         return model if model in PRESETS else Path(model).name
 
@@ -282,7 +281,7 @@ class Engine:
         # The model's tokenizer when it is loaded anyway; otherwise a words-based estimate.
         if "_generator" in self.__dict__:
             return self.count_tokens(text)
-        return len(text.split()) * 4 // 3 + 1
+        return estimate_tokens(text)
 
     def prepare(
         self,

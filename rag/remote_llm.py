@@ -51,7 +51,6 @@ class RemoteGenerator:
         model: str | None = None,
         timeout: float = 300.0,
         counter: Callable[[str], int] | None = None,
-        n_ctx: int = 4096,
     ) -> None:
         base = url.rstrip("/")
         self.url = base if base.endswith("/v1") else base + "/v1"
@@ -63,16 +62,16 @@ class RemoteGenerator:
         )
         self._model = model
         self._counter = counter or estimate_tokens
-        self.n_ctx = n_ctx
         self._lock = threading.Lock()  # only guards the lazy model-name lookup
 
     @property
     def model_path(self) -> str:
         """Where the model runs, for `/model` in the chat and for logs."""
-        return f"{self.url} (model {self.model_name})"
+        return f"{self.url} (model {self.name})"
 
     @property
-    def model_name(self) -> str:
+    def name(self) -> str:
+        """NEWSDESK_LLM_MODEL, or the first model the server lists (asked once)."""
         with self._lock:
             if self._model is None:
                 models = self._request("GET", "/models").get("data") or []
@@ -81,17 +80,13 @@ class RemoteGenerator:
                 self._model = str(models[0]["id"])
             return self._model
 
-    @property
-    def name(self) -> str:
-        return self.model_name
-
     @functools.lru_cache(maxsize=65536)  # noqa: B019 - one generator per process
     def count_tokens(self, text: str) -> int:
         return self._counter(text)
 
     def _body(self, messages: list[dict[str, str]], max_tokens: int, stream: bool) -> dict:
         return {
-            "model": self.model_name,
+            "model": self.name,
             "messages": messages,
             "temperature": 0.0,
             "top_p": 1.0,
@@ -154,9 +149,6 @@ class RemoteGenerator:
         except httpx.HTTPError as exc:
             raise ModelError(f"the model server at {self.url} failed mid-answer: {exc}") from exc
 
-    def close(self) -> None:
-        self._client.close()
-
 
 def _sse_piece(line: str) -> str | None:
     """The text in one server-sent-events line: '' for keep-alives and role chunks, None at the
@@ -204,12 +196,11 @@ def load_remote_generator(
     model: str | None,
     timeout: float,
     tokenizer_gguf: Path | None,
-    n_ctx: int = 4096,
 ) -> RemoteGenerator:
     """One client per server and process (it pools connections); the tokenizer loads once."""
     key = (url, api_key, model)
     with _remote_lock:
         if key not in _remote:
             counter = vocab_counter(tokenizer_gguf) if tokenizer_gguf else None
-            _remote[key] = RemoteGenerator(url, api_key, model, timeout, counter, n_ctx)
+            _remote[key] = RemoteGenerator(url, api_key, model, timeout, counter)
         return _remote[key]

@@ -167,10 +167,7 @@ class ReadWriteLock:
                 self._readers += 1
         self._local.depth = depth + 1
         try:
-            if depth == 0 and self._file is not None:
-                with file_lock(self._file, shared=True):
-                    yield
-            else:
+            with self._across_processes(shared=True) if depth == 0 else contextlib.nullcontext():
                 yield
         finally:
             self._local.depth = depth
@@ -179,6 +176,9 @@ class ReadWriteLock:
                     self._readers -= 1
                     if self._readers == 0:
                         self._cond.notify_all()
+
+    def _across_processes(self, shared: bool) -> contextlib.AbstractContextManager[None]:
+        return file_lock(self._file, shared) if self._file else contextlib.nullcontext()
 
     @contextlib.contextmanager
     def write(self) -> Iterator[None]:
@@ -193,10 +193,7 @@ class ReadWriteLock:
                 self._writers_waiting -= 1
             self._writing = True
         try:
-            if self._file is not None:
-                with file_lock(self._file):
-                    yield
-            else:
+            with self._across_processes(shared=False):
                 yield
         finally:
             with self._cond:
@@ -247,10 +244,17 @@ def _chroma_client(data_dir: Path, url: str | None) -> ClientAPI:
             ssl=https,
             settings=settings,
         )
+    except Exception as exc:
+        raise StoreUnavailable(f"cannot reach the Chroma server at {url}: {exc}") from exc
+    _heartbeat(client, url)
+    return client
+
+
+def _heartbeat(client: ClientAPI, url: str) -> None:
+    try:
         client.heartbeat()
     except Exception as exc:  # chromadb wraps transport errors in several types
         raise StoreUnavailable(f"cannot reach the Chroma server at {url}: {exc}") from exc
-    return client
 
 
 class Store:
@@ -268,8 +272,7 @@ class Store:
         except OSError as exc:
             raise NewsdeskError(f"cannot create data dir {self.data_dir}: {exc}") from exc
         self._lock = threading.RLock()
-        thread_lock, self._rw = _dir_locks(self.data_dir)
-        self._thread_writer = thread_lock
+        self._thread_writer, self._rw = _dir_locks(self.data_dir)
         # WAL: readers in other processes (replicas) never wait for a writer's transaction.
         self._db = sqlite3.connect(
             self.data_dir / "documents.sqlite3", check_same_thread=False, timeout=30.0
@@ -330,14 +333,8 @@ class Store:
 
     def ping(self) -> None:
         """Raise `StoreUnavailable` unless the vector store answers (a server can go away)."""
-        if self.chroma_url is None:
-            return
-        try:
-            self._chroma.heartbeat()
-        except Exception as exc:
-            raise StoreUnavailable(
-                f"cannot reach the Chroma server at {self.chroma_url}: {exc}"
-            ) from exc
+        if self.chroma_url is not None:
+            _heartbeat(self._chroma, self.chroma_url)
 
     def _writing(self) -> contextlib.AbstractContextManager[None]:
         return _writer_lock(self._thread_writer, self.data_dir)
