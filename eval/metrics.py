@@ -23,8 +23,9 @@ from dataclasses import dataclass
 from rag.citations import strip_markers
 
 SUPPORT_CHECKER = (
-    "lexical-numeric v1: all numbers in the sentence occur in the cited text and >= 60% of its "
-    "content words (stemmed, stopwords removed) occur there"
+    "lexical-numeric v2: all numbers in the sentence occur in the cited text and >= 60% of its "
+    "content words (stemmed, stopwords and possessive 's removed, curly apostrophes read as "
+    "straight) occur there"
 )
 
 _STOPWORDS = set(
@@ -163,7 +164,11 @@ def _stem(word: str) -> str:
 
 
 def content_words(text: str) -> set[str]:
-    return {_stem(w) for w in _WORD_RE.findall(text.lower()) if w not in _STOPWORDS}
+    # v1 read the articles' "Ukraine’s" as "ukraine" + "s" and an answer's "Ukraine's" as
+    # "ukraine's", so the same word never matched; both are "ukraine" now.
+    text = text.lower().replace("’", "'").replace("‘", "'")
+    found = (w.removesuffix("'s") for w in _WORD_RE.findall(text))
+    return {_stem(w) for w in found if w not in _STOPWORDS}
 
 
 def numbers_in(text: str) -> set[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -117,19 +118,33 @@ def source_spans(passage: Passage, snapshot: Snapshot) -> list[SourceSpan]:
 
 
 def build_citations(
-    cited: list[int], passages: list[Passage], snapshot: Snapshot, supported: bool | None = None
+    cited: list[int],
+    passages: list[Passage],
+    snapshot: Snapshot,
+    supported: bool | None = None,
+    windows: dict[int, tuple[int, int]] | None = None,
+    carries: Callable[[int, str], bool] | None = None,
 ) -> list[Citation]:
-    """One citation per cited passage; `quote` is the original text at [start, end)."""
+    """One citation per cited passage; `quote` is the original text at [start, end).
+
+    `windows` narrows passage n to the sentences the answer leans on (first, last), so the
+    quote is the smallest span that supports the sentence, not everything the model saw.
+    `carries(n, text)` keeps only the other articles' copies that state what n is cited for."""
     citations: list[Citation] = []
     for n in cited:
         p = passages[n - 1]
+        if windows and n in windows:
+            p = p.window(*windows[n])
+        also = source_spans(p, snapshot)
+        if carries is not None:
+            also = [a for a in also if carries(n, f"{a.outlet or ''} {a.title} {a.quote}")]
         citations.append(
             Citation(
                 n=n,
                 **span_fields(p.document, p.start, p.end, snapshot),
                 chunk_id=p.chunk_id,
                 score=round(p.score, 6),
-                also_in=source_spans(p, snapshot),
+                also_in=also,
                 supported=supported,
             )
         )

@@ -66,6 +66,7 @@ class Claim:
     value: str  # what this report says: "Rishi Sunak", "Chinese President", "500"
     passage: int  # 1-based passage number, for the [n] marker
     unit: Unit  # the sentence that says it (exact span)
+    words: str = ""  # the report's own words for it: "UK Prime Minister Rishi Sunak"
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,7 @@ class _Title:
     person: str
     passage: int
     unit: Unit
+    words: str
 
     @property
     def person_words(self) -> set[str]:
@@ -103,7 +105,8 @@ def _titles(units: list[tuple[int, Unit]]) -> list[_Title]:
                 continue  # "former Russian President Dmitry Medvedev" holds no title now
             qual = _qualifier(m.group("qual"))
             raw = m.group("qual") if qual else None
-            found.append(_Title(qual, raw, m.group("role"), m.group("person"), n, unit))
+            words = m.group(0) if qual else m.group(0)[m.start("role") - m.start() :]
+            found.append(_Title(qual, raw, m.group("role"), m.group("person"), n, unit, words))
     return found
 
 
@@ -162,7 +165,7 @@ def _title_conflicts(
                     Conflict(
                         "title",
                         label.strip(),
-                        [Claim(p.person, p.passage, p.unit) for p in people],
+                        [Claim(p.person, p.passage, p.unit, p.words) for p in people],
                     )
                 )
 
@@ -177,11 +180,7 @@ def _title_conflicts(
             same = [o for o in titles if _same_person(t, o) and o.role == t.role]
             variants = _distinct(
                 [
-                    Claim(
-                        f"{o.raw_qualifier} {o.role}",
-                        o.passage,
-                        o.unit,
-                    )
+                    Claim(f"{o.raw_qualifier} {o.role}", o.passage, o.unit, o.words)
                     for o in same
                     if o.qualifier
                 ],
@@ -192,6 +191,40 @@ def _title_conflicts(
     return conflicts
 
 
+# Words between a verb and its number that say nothing about what was counted.
+_HEDGES = frozenset(
+    [
+        "over",
+        "about",
+        "around",
+        "nearly",
+        "almost",
+        "some",
+        "more",
+        "than",
+        "at",
+        "least",
+        "up",
+        "to",
+        "roughly",
+        "approximately",
+        "just",
+        "under",
+        "a",
+        "an",
+        "the",
+    ]
+)
+
+
+def _counted_by(text: str, start: int) -> str | None:
+    """The word that says what happened to a number ("destroyed 84 drones"), hedges skipped."""
+    for word in reversed(re.findall(r"[A-Za-z]+", text[:start])[-4:]):
+        if word.lower() not in _HEDGES:
+            return word.lower()
+    return None
+
+
 def _quantity_conflicts(question: str, units: list[tuple[int, Unit]]) -> list[Conflict]:
     m = _HOW_MANY_RE.search(question)
     if not m:
@@ -200,12 +233,19 @@ def _quantity_conflicts(question: str, units: list[tuple[int, Unit]]) -> list[Co
     number = re.compile(
         rf"\b(?P<n>\d[\d,]*(?:\.\d+)?)\s+(?:[a-z-]+\s+){{0,2}}?{re.escape(noun)}\b", re.IGNORECASE
     )
-    claims = [
-        Claim(hit.group("n").replace(",", ""), n, unit)
-        for n, unit in units
-        for hit in number.finditer(unit.text)
-    ]
-    claims = _distinct(claims, key=lambda c: c.value)
+    found = []
+    for n, unit in units:
+        for hit in number.finditer(unit.text):
+            verb = _counted_by(unit.text, hit.start())
+            begin = unit.text.rfind(verb, 0, hit.start()) if verb else hit.start()
+            words = unit.text[begin if begin >= 0 else hit.start() : hit.end()]
+            found.append((verb, Claim(hit.group("n").replace(",", ""), n, unit, words)))
+    # "How many drones did Ukraine say it destroyed?" asks about the destroyed ones: 84
+    # destroyed and 500 launched are two facts, not two reports of one.
+    asked = {w[:5] for w in re.findall(r"[a-z]+", question.lower()) if len(w) > 3}
+    if any(verb and verb[:5] in asked for verb, _ in found):
+        found = [(verb, c) for verb, c in found if verb and verb[:5] in asked]
+    claims = _distinct([c for _, c in found], key=lambda c: c.value)
     docs = {c.unit.doc_id for c in claims}
     if len(claims) > 1 and len(docs) > 1:
         return [Conflict("quantity", noun, claims)]
@@ -226,13 +266,11 @@ def find_conflicts(
     return [c for c in conflicts if len({cl.unit.doc_id for cl in c.claims}) > 1]
 
 
-def describe(conflict: Conflict, outlets: dict[int, str]) -> str:
-    """One answer sentence that states each side with its citation."""
-    sides = [
-        f"{outlets.get(c.passage) or 'one report'} gives {c.value} [{c.passage}]"
-        for c in conflict.claims
-    ]
-    joined = "; ".join(sides)
+def describe(conflict: Conflict) -> str:
+    """One answer sentence that quotes each side in its own words, with its citation: the
+    reader sees exactly what each report says, and each quote is checkable in its passage."""
+    sides = "; ".join(f"\u201c{c.words or c.value}\u201d [{c.passage}]" for c in conflict.claims)
     if conflict.kind == "quantity":
-        return f"The sources give different figures for {conflict.topic}: {joined}."
-    return f"The sources disagree on the {conflict.topic}: {joined}."
+        return f"The reports give different numbers of {conflict.topic}: {sides}."
+    topic = conflict.topic if "'s " in conflict.topic else f"the {conflict.topic}"
+    return f"The reports disagree on {topic}: {sides}."

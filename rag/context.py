@@ -39,6 +39,8 @@ class Passage:
     score: float
     dense: float
     also_in: list[AlsoIn] = field(default_factory=list)
+    # Per sentence (unit_id), so a citation narrowed to one sentence keeps only its own twins.
+    unit_also: dict[str, list[AlsoIn]] = field(default_factory=dict)
 
     @property
     def start(self) -> int:
@@ -55,6 +57,19 @@ class Passage:
     @property
     def chunk_id(self) -> str:
         return self.sentences[0].parent_id or f"{self.document.doc_id}#?"
+
+    def window(self, first: int, last: int) -> Passage:
+        """Sentences first..last (inclusive) of this passage, with their own also_in only."""
+        units = self.sentences[first : last + 1]
+        also = [a for u in units for a in self.unit_also.get(u.unit_id, [])]
+        return Passage(
+            self.document,
+            units,
+            self.score,
+            self.dense,
+            list({(a.doc_id, a.start): a for a in also}.values()),
+            {u.unit_id: self.unit_also[u.unit_id] for u in units if u.unit_id in self.unit_also},
+        )
 
 
 @dataclass
@@ -173,4 +188,5 @@ def _passage(
         score=max(s for _, s, _ in run),
         dense=max(d for _, _, d in run),
         also_in=unique,
+        unit_also={u.unit_id: also[u.unit_id] for u in units if also.get(u.unit_id)},
     )

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
+from rag.answer_kind import require_answer_kind
 from rag.citations import (
     Snapshot,
     build_citations,
@@ -29,7 +30,7 @@ from rag.context import Passage, assemble_context
 from rag.embedding import Embedder
 from rag.errors import BadQuestion, Cancelled, EmptyStore, UnknownDocuments
 from rag.generation import TextGenerator, load_generator
-from rag.grounding import ground_answer, require_quantity
+from rag.grounding import GroundedAnswer, ground_answer, merge_windows
 from rag.ingest import IngestReport, ingest_article, ingest_paths
 from rag.injection import looks_like_injection
 from rag.loading import Article
@@ -376,20 +377,26 @@ class Engine:
         text, cited = normalise_markers(draft, len(passages))
         declined = not text or is_abstention(text)
         dropped: list[str] = []
+        windows: dict[int, tuple[int, int]] | None = None
+        grounded: GroundedAnswer | None = None
         if not declined and self.settings.verify:
             grounded = ground_answer(text, passages, self.embedder.encode)
-            grounded = require_quantity(q, grounded)
+            grounded = require_answer_kind(q, grounded, passages)
             text, cited, dropped = grounded.text, grounded.cited, grounded.dropped
+            windows = grounded.windows
         conflicts = self.conflicts(q, passages, prepared.snapshot)
         if conflicts:
             # The disagreement is read from the articles, so it stands even when the model
             # declined or its draft did not survive the check.
-            outlets = {
-                n: p.document.outlet or p.document.title for n, p in enumerate(passages, start=1)
-            }
-            notes = " ".join(describe(c, outlets) for c in conflicts)
+            notes = " ".join(describe(c) for c in conflicts)
             text = notes if declined or not text else f"{text} {notes}"
             cited = list(dict.fromkeys(cited + [c.passage for f in conflicts for c in f.claims]))
+            if windows is not None or (declined and self.settings.verify):
+                # Each side is cited by the sentence that states it.
+                windows = dict(windows or {})
+                for claim in (c for f in conflicts for c in f.claims):
+                    i = passages[claim.passage - 1].sentences.index(claim.unit)
+                    windows[claim.passage] = merge_windows(windows.get(claim.passage), (i, i))
         elif declined:
             return self._abstain(question, "model_declined", result, started, retrieved, generated)
         elif not text:
@@ -400,7 +407,12 @@ class Engine:
             return answer
         # After the check every remaining citation supports its sentence; unchecked ones are None.
         citations = build_citations(
-            cited, passages, prepared.snapshot, supported=True if self.settings.verify else None
+            cited,
+            passages,
+            prepared.snapshot,
+            supported=True if self.settings.verify else None,
+            windows=windows,
+            carries=grounded.carries_claims if grounded else None,
         )
         return Answer(
             question=question,

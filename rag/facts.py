@@ -103,29 +103,90 @@ _STOP = frozenset(
     }
 )
 # Capitalised words that are not names.
-_NOT_NAMES = {
-    "The",
-    "This",
-    "That",
-    "These",
-    "Those",
-    "It",
-    "He",
-    "She",
-    "They",
-    "In",
-    "On",
-    "According",
-    "However",
-    "Both",
-    "A",
-    "An",
-    "As",
-    "But",
-    "And",
-    "Also",
-    "While",
-}
+_NOT_NAMES = set(
+    [
+        "The",
+        "This",
+        "That",
+        "These",
+        "Those",
+        "It",
+        "He",
+        "She",
+        "They",
+        "In",
+        "On",
+        "According",
+        "However",
+        "Both",
+        "A",
+        "An",
+        "As",
+        "But",
+        "And",
+        "Also",
+        "While",
+        "His",
+        "Her",
+        "Hers",
+        "Their",
+        "Its",
+        "Our",
+        "We",
+        "You",
+        "I",
+        "Them",
+        "There",
+        "Then",
+        "When",
+        "What",
+        "Who",
+        "Which",
+        "Where",
+        "Why",
+        "How",
+        "If",
+        "So",
+        "Yet",
+        "For",
+        "To",
+        "At",
+        "By",
+        "With",
+        "From",
+        "After",
+        "Before",
+        "During",
+        "Despite",
+        "Although",
+        "Because",
+        "Since",
+        "Meanwhile",
+        "Additionally",
+        "Furthermore",
+        "Moreover",
+        "No",
+        "Not",
+        "Some",
+        "Many",
+        "Most",
+        "All",
+        "Each",
+        "Every",
+        "Several",
+        "Other",
+        "Such",
+        "Only",
+        "Yes",
+        "Here",
+        "Instead",
+        "Still",
+        "Now",
+        "Today",
+        "Later",
+        "Earlier",
+    ]
+)
 
 
 def numbers(text: str) -> set[str]:
@@ -134,6 +195,36 @@ def numbers(text: str) -> set[str]:
         if word in _NUMBER_WORDS:
             found.add(_NUMBER_WORDS[word])
     return found
+
+
+_TOKEN_RE = re.compile(r"\d+(?:[.,]\d+)*|[a-z]+", re.IGNORECASE)
+
+
+def number_bindings(text: str) -> dict[str, set[str]]:
+    """What each number counts: the stems of the next two content words after it
+    ("84 drones overnight" binds 84 to drone and overni), so "84 sites" can be told apart
+    from "84 drones ... 17 sites"."""
+    tokens = _TOKEN_RE.findall(text.lower())
+    bound: dict[str, set[str]] = {}
+    for i, tok in enumerate(tokens):
+        number = tok.replace(",", "") if tok[0].isdigit() else _NUMBER_WORDS.get(tok)
+        if number is None:
+            continue
+        after = [t for t in tokens[i + 1 : i + 5] if t not in _STOP and not t[0].isdigit()][:2]
+        bound.setdefault(number, set()).update(w[:5] for w in after)
+    return bound
+
+
+def misbound(claim: str, evidence: str) -> bool:
+    """True when the claim pins a number on something the evidence counts with another
+    number: "84 sites" against "destroyed 84 drones, but 17 sites had been struck"."""
+    have = number_bindings(evidence)
+    for number, words_after in number_bindings(claim).items():
+        for word in words_after:
+            elsewhere = any(word in ws for n, ws in have.items() if n != number)
+            if elsewhere and word not in have.get(number, set()):
+                return True
+    return False
 
 
 def names(text: str) -> set[str]:

@@ -16,7 +16,7 @@ import numpy as np
 
 from rag.citations import answer_sentences, strip_markers
 from rag.context import Passage
-from rag.facts import content_words, names, numbers, words
+from rag.facts import content_words, misbound, names, numbers, words
 
 _MARKER_RE = re.compile(r"\[(\d+)\]")
 
@@ -34,24 +34,71 @@ class GroundedAnswer:
     cited: list[int]
     sentences: list[SentenceCheck] = field(default_factory=list)
     dropped: list[str] = field(default_factory=list)
+    # passage n -> (first, last) sentence of it that the answer leans on
+    windows: dict[int, tuple[int, int]] = field(default_factory=dict)
+
+    def carries_claims(self, n: int, text: str) -> bool:
+        """Whether another article's copy of passage n states every claim that cites n in
+        words: only then is it a second source for the answer, not just for the passage."""
+        claims = [c.text for c in self.sentences if n in c.cited]
+        return all(supports_in_words(c, text) for c in claims)
 
 
-def supports(
+def support_strength(
     claim: str,
     evidence: str,
     similarity: float,
     min_similarity: float = 0.45,
     min_overlap: float = 0.5,
-) -> bool:
-    """Numbers and names must be in the evidence; then meaning (cosine) or wording must match."""
-    if not numbers(claim) <= numbers(evidence):
-        return False
+) -> float | None:
+    """None when the evidence does not support the claim; otherwise how strongly it does.
+
+    Numbers and names must be in the evidence, each number counting what it counts there;
+    then meaning (cosine) or wording must match.
+    Wording is the stronger proof: a passage that shares most of the claim's words scores
+    1 + overlap, one that only means something close scores its cosine (below 1)."""
+    if not numbers(claim) <= numbers(evidence) or misbound(claim, evidence):
+        return None
     evidence_words = words(evidence)
     if any(part not in evidence_words for name in names(claim) for part in name.split("-")):
-        return False
+        return None
     claim_words = content_words(claim)
     overlap = len(claim_words & content_words(evidence)) / len(claim_words) if claim_words else 1.0
-    return similarity >= min_similarity or overlap >= min_overlap
+    if overlap >= min_overlap:
+        return 1.0 + overlap
+    return similarity if similarity >= min_similarity else None
+
+
+def supports(claim: str, evidence: str, similarity: float) -> bool:
+    return support_strength(claim, evidence, similarity) is not None
+
+
+def supports_in_words(claim: str, evidence: str) -> bool:
+    """Support a reader can see: the claim's numbers, names and most of its words are there."""
+    return support_strength(claim, evidence, 0.0) is not None
+
+
+# "The BBC News article [2] states that X", "According to the passages, X": the claim is X.
+_ATTRIBUTION_RE = re.compile(
+    r"^(?:(?:as\s+)?(?:according\s+to|per)\s+)?(?:the\s+|an?\s+|both\s+|all\s+|one\s+of\s+the\s+)?"
+    r"(?:[A-Z][\w.&'’-]*\s+){0,4}?(?:news\s+)?"
+    r"(?:articles?|reports?|passages?|sources?|stor(?:y|ies)|coverage)"
+    r"(?:\s+(?:on|about|from|by|of)\s+[^,.]{1,60}?)?"
+    r"(?:,\s+|\s+(?:states?|says?|said|reports?|reported|mentions?|mentioned|notes?|noted|"
+    r"explains?|indicates?|suggests?|confirms?|shows?|describes?)(?:\s+that)?[,:]?\s+)",
+    re.IGNORECASE,
+)
+
+
+def claim_text(sentence: str) -> str:
+    """The checkable claim of an answer sentence: markers and any "the article states that"
+    lead-in removed, so the check (and the reader) sees only what is asserted."""
+    claim = re.sub(r"\s+([.,;:!?])", r"\1", strip_markers(sentence))
+    claim = re.sub(r"\s{2,}", " ", claim).strip()
+    rest = _ATTRIBUTION_RE.sub("", claim, count=1)
+    if rest != claim and len(rest.split()) >= 3:
+        claim = rest[0].upper() + rest[1:]
+    return claim
 
 
 def ground_answer(
@@ -63,20 +110,27 @@ def ground_answer(
     if not sentences or not passages:
         return GroundedAnswer(text="", cited=[], dropped=sentences)
     evidence = [f"{p.document.outlet or ''} {p.document.title} {p.text}" for p in passages]
-    claims = [re.sub(r"\s+([.,;:!?])", r"\1", strip_markers(s)).strip() for s in sentences]
+    claims = [claim_text(s) for s in sentences]
     vectors = encode(claims + [p.text for p in passages])
     claim_vecs, passage_vecs = vectors[: len(claims)], vectors[len(claims) :]
     sims = claim_vecs @ passage_vecs.T
 
     kept: list[SentenceCheck] = []
     dropped: list[str] = []
+    seen: set[str] = set()
     for i, (sentence, claim) in enumerate(zip(sentences, claims, strict=True)):
+        key = " ".join(content_words(claim)) or claim.lower()
+        if key in seen:
+            continue  # a small model repeating itself says nothing new the second time
+        seen.add(key)
         cited = [
             n
             for n in dict.fromkeys(int(m) for m in _MARKER_RE.findall(sentence))
             if 1 <= n <= len(passages)
         ]
-        alone = [n for n in cited if supports(claim, evidence[n - 1], float(sims[i, n - 1]))]
+        alone = _strongest(
+            {n: support_strength(claim, evidence[n - 1], float(sims[i, n - 1])) for n in cited}
+        )
         if not alone and cited:
             joint = " ".join(evidence[n - 1] for n in cited)
             if supports(claim, joint, float(max(sims[i, n - 1] for n in cited))):
@@ -84,9 +138,11 @@ def ground_answer(
         if not alone:
             # Re-cite: the passage that best supports the sentence, if any does.
             order = np.argsort(-sims[i])
-            alone = [
-                int(j) + 1 for j in order[:3] if supports(claim, evidence[j], float(sims[i, j]))
-            ][:1]
+            strengths = {
+                int(j) + 1: support_strength(claim, evidence[j], float(sims[i, j]))
+                for j in order[:3]
+            }
+            alone = sorted(_strongest(strengths), key=lambda n: -(strengths[n] or 0))[:1]
         if alone:
             kept.append(SentenceCheck(claim, alone, True))
         else:
@@ -94,31 +150,47 @@ def ground_answer(
 
     text = " ".join(_with_markers(c.text, c.cited) for c in kept)
     cited_order = list(dict.fromkeys(n for c in kept for n in c.cited))
-    return GroundedAnswer(text=text, cited=cited_order, sentences=kept, dropped=dropped)
+    windows: dict[int, tuple[int, int]] = {}
+    for c in kept:
+        for n in c.cited:
+            found = support_window(c.text, passages[n - 1])
+            windows[n] = merge_windows(windows.get(n), found)
+    return GroundedAnswer(
+        text=text, cited=cited_order, sentences=kept, dropped=dropped, windows=windows
+    )
 
 
-_QUANTITY_RE = re.compile(
-    r"\b(how (many|much)|what (is|was|were) the (number|value|total|size|cost|amount|price)"
-    r"|what percentage)\b",
-    re.IGNORECASE,
-)
+def support_window(claim: str, passage: Passage) -> tuple[int, int]:
+    """The fewest consecutive sentences of the passage whose words support the claim on their
+    own (numbers, names and most content words), so a citation quotes what proves the
+    sentence rather than the whole passage. When no run shorter than the passage does it by
+    wording alone, the answer leaned on meaning, and the whole passage is the span."""
+    header = f"{passage.document.outlet or ''} {passage.document.title}"
+    units = passage.sentences
+    for size in range(1, len(units)):
+        best: tuple[float, int] | None = None
+        for first in range(len(units) - size + 1):
+            text = " ".join(u.text for u in units[first : first + size])
+            strength = support_strength(claim, f"{header} {text}", 0.0)  # words only
+            if strength is not None and (best is None or strength > best[0]):
+                best = (strength, first)
+        if best is not None:
+            return best[1], best[1] + size - 1
+    return 0, len(units) - 1
 
 
-def asks_for_quantity(question: str) -> bool:
-    return bool(_QUANTITY_RE.search(question))
+def merge_windows(a: tuple[int, int] | None, b: tuple[int, int]) -> tuple[int, int]:
+    return b if a is None else (min(a[0], b[0]), max(a[1], b[1]))
 
 
-def require_quantity(question: str, grounded: GroundedAnswer) -> GroundedAnswer:
-    """A "how many" answer with no number of its own does not answer: "European troops will be
-    deployed [1]" is true and cited, yet the articles never give the count. Numbers echoed from
-    the question do not count."""
-    if not asks_for_quantity(question):
-        return grounded
-    asked = numbers(question)
-    if any(numbers(s.text) - asked for s in grounded.sentences):
-        return grounded
-    dropped = grounded.dropped + [s.text for s in grounded.sentences]
-    return GroundedAnswer(text="", cited=[], sentences=[], dropped=dropped)
+def _strongest(strengths: dict[int, float | None]) -> list[int]:
+    """The citations that support a sentence on their own, in the given order. When one shares
+    the sentence's wording, those that only mean something close are dropped: a reader checks
+    a citation by reading it, and the one with the words is the one that shows it."""
+    ok = {n: v for n, v in strengths.items() if v is not None}
+    if any(v >= 1.0 for v in ok.values()):
+        ok = {n: v for n, v in ok.items() if v >= 1.0}
+    return list(ok)
 
 
 def _with_markers(claim: str, cited: list[int]) -> str:

@@ -43,8 +43,10 @@ def test_who_holds_a_title():
     assert conflict.kind == "title"
     assert [c.value for c in conflict.claims] == ["Rishi Sunak", "Sir Keir Starmer"]
     assert [c.passage for c in conflict.claims] == [1, 2]
-    text = describe(conflict, {1: "Noah Wire Services", 2: "BBC"})
-    assert "Rishi Sunak [1]" in text and "Sir Keir Starmer [2]" in text
+    text = describe(conflict)
+    # Each side in the report's own words, so the quote can be found in its passage.
+    assert "“UK Prime Minister Rishi Sunak” [1]" in text
+    assert "“Prime Minister Sir Keir Starmer” [2]" in text
 
 
 def test_a_persons_title():
@@ -57,9 +59,20 @@ def test_a_persons_title():
 
 def test_quantities():
     passages = _passages(SEED_SENTENCES)
-    [conflict] = find_conflicts("How many drones did Russia launch?", passages, ARTICLES)
+    [conflict] = find_conflicts("How many drones were in the attack?", passages, ARTICLES)
     assert conflict.kind == "quantity"
     assert [c.value for c in conflict.claims] == ["500", "84"]
+    assert describe(conflict) == (
+        "The reports give different numbers of drones: “launching over 500 drones” [6]; "
+        "“destroyed 84 drones” [7]."
+    )
+
+
+def test_a_quantity_asked_with_its_verb_is_one_fact_not_a_conflict():
+    # 84 destroyed and over 500 launched are two facts; asking for one is no disagreement.
+    passages = _passages(SEED_SENTENCES)
+    assert find_conflicts("How many drones did Ukraine destroy?", passages, ARTICLES) == []
+    assert find_conflicts("How many drones did Russia launch?", passages, ARTICLES) == []
 
 
 def test_no_conflict_when_not_asked_or_consistent():

@@ -5,8 +5,9 @@ import re
 
 import numpy as np
 
+from rag.answer_kind import asks_for_quantity, require_answer_kind, require_quantity
 from rag.context import Passage
-from rag.grounding import asks_for_quantity, ground_answer, require_quantity, supports
+from rag.grounding import claim_text, ground_answer, supports
 from rag.store import DocumentRecord, Unit
 
 VOCAB: dict[str, int] = {}
@@ -76,3 +77,83 @@ def test_quantity_question_needs_a_number_of_its_own():
     # A number copied from the question is not an answer to it.
     echo = ground_answer("The strike killed 22 people [2].", PASSAGES, bow)
     assert require_quantity("How many of the 22 dead were children?", echo).text == ""
+
+
+def test_attribution_lead_in_is_not_part_of_the_claim():
+    # "The BBC News article [2] states that..." names the source in the sentence; the claim is
+    # what follows, and the marker moves to the end of it.
+    g = ground_answer(
+        "The BBC News article [2] states that the strike in Kyiv killed 22 people.", PASSAGES, bow
+    )
+    assert g.text == "The strike in Kyiv killed 22 people [2]."
+    g = ground_answer(
+        "According to the passages, Italy ruled out deploying troops [1].", PASSAGES, bow
+    )
+    assert g.text == "Italy ruled out deploying troops [1]."
+    # "According to" a person is content, not a lead-in.
+    assert claim_text("According to Healey, Putin is under pressure [1].") == (
+        "According to Healey, Putin is under pressure."
+    )
+
+
+def test_a_repeated_sentence_is_said_once():
+    g = ground_answer(
+        "The strike killed 22 people [2]. Germany ruled out troops [1]. The strike killed 22 "
+        "people [2].",
+        PASSAGES,
+        bow,
+    )
+    assert g.text == "The strike killed 22 people [2]. Germany ruled out troops [1]."
+
+
+def test_citation_with_the_words_beats_one_that_only_means_the_same():
+    # Passage 2 shares the claim's words; passage 1 is only close in meaning (high cosine).
+    near = passage("c", "Berlin and Rome will not send soldiers to Ukraine.")
+    words = passage("d", "Germany and Italy have ruled out deploying troops for now.")
+    g = ground_answer(
+        "Germany and Italy ruled out deploying troops [1][2].",
+        [near, words],
+        lambda texts: np.ones((len(texts), 4), dtype=np.float32) / 2,  # every cosine is 1.0
+    )
+    assert g.cited == [2]
+
+
+def test_date_question_needs_a_date():
+    assert asks_for_quantity("On what calendar date is the Paris summit?")
+    assert asks_for_quantity("In which year did the invasion begin?")
+    assert not asks_for_quantity("When did the invasion begin?")
+    assert asks_for_quantity("What year did the invasion begin?")
+    thursday = ground_answer("The strike in Kyiv killed 22 people last week [2].", PASSAGES, bow)
+    assert require_quantity("On what date did the strike happen?", thursday).text
+    weekday = passage("e", "The summit is held in Paris on Thursday.")
+    g = ground_answer("The summit is held on Thursday [1].", [weekday], bow)
+    assert require_quantity("On what calendar date is the summit?", g).text == ""
+
+
+def test_share_question_needs_a_percentage():
+    sum_only = passage("f", "EU leaders endorsed a defence package worth 670 billion euros.")
+    g = ground_answer("EU leaders agreed to spend 670 billion euros [1].", [sum_only], bow)
+    assert require_quantity("What share of GDP will EU leaders spend on defence?", g).text == ""
+    assert require_quantity("How much will EU leaders spend on defence?", g).text
+
+
+def test_name_question_needs_a_new_name():
+    ps = [
+        passage("g", "A teenage girl said her sister was killed by a Russian missile in Kyiv."),
+        passage("h", "Natalia, his wife, was in their fifth-floor apartment, said Ihor."),
+    ]
+    q = "What was the name of the teenage girl's sister who was killed in Kyiv?"
+    restated = ground_answer(
+        "The girl's sister was killed by a Russian missile in Kyiv [1].", ps, bow
+    )
+    assert restated.text and require_answer_kind(q, restated, ps).text == ""
+    named = ground_answer("Ihor's wife was Natalia [2].", ps, bow)
+    q2 = "What was the name of Ihor's wife?"
+    assert require_answer_kind(q2, named, ps).text == named.text
+
+
+def test_count_of_another_event_does_not_answer():
+    # Asked how many were injured; the passage counts the killed.
+    g = ground_answer("The strike in Kyiv killed 22 people [2].", PASSAGES, bow)
+    assert require_answer_kind("How many people were injured in Kyiv?", g, PASSAGES).text == ""
+    assert require_answer_kind("How many people were killed in Kyiv?", g, PASSAGES).text
