@@ -22,7 +22,12 @@ _QUANTITY_RE = re.compile(
 )
 _SHARE_RE = re.compile(r"\bwhat (percentage|share|proportion)\b", re.IGNORECASE)
 _PERCENT_RE = re.compile(r"%|\bper ?cent\b|\bpercentage points?\b", re.IGNORECASE)
-_NAME_RE = re.compile(r"\b(what|which) (is|was|are|were) the names? of\b", re.IGNORECASE)
+_NAME_RE = re.compile(
+    r"\b(?:what|which) (?:is|was|are|were) the names? of (?P<whom>[^?,]*?)"
+    r"(?:\s+(?:who|that|which|whose|in|at|on)\b|[?,]|$)",
+    re.IGNORECASE,
+)
+_TOKEN_RE = re.compile(r"[a-z0-9]+")
 # "How many people were injured": what was counted and what happened to it.
 _COUNTED_RE = re.compile(
     r"\bhow many\s+(?:[\w'-]+\s+){0,3}?[a-z]+\s+(?:were|was|have been|had been|are|is|got)\s+"
@@ -82,15 +87,37 @@ def require_quantity(question: str, grounded: GroundedAnswer) -> GroundedAnswer:
     return grounded
 
 
-def require_name(question: str, grounded: GroundedAnswer) -> GroundedAnswer:
-    """ "What is the name of X?" is answered by a name the question does not already hold."""
-    if not _NAME_RE.search(question):
+def require_name(
+    question: str, grounded: GroundedAnswer, passages: list[Passage]
+) -> GroundedAnswer:
+    """ "What is the name of X?" is answered by a name the question does not already hold; and
+    where the cited text names the role ("foreign minister"), the name must stand beside it,
+    not just somewhere in the same passage."""
+    m = _NAME_RE.search(question)
+    if not m:
         return grounded
     asked = names(question) | words(question)
+    role = (_TOKEN_RE.findall(m.group("whom").lower()) or [""])[-1]
     for s in grounded.sentences:
-        if {n for n in names(s.text) if n not in _DEMONYMS} - asked:
+        new = {n for n in names(s.text) if n not in _DEMONYMS} - asked
+        if new and _named_beside(role, new, grounded, passages):
             return grounded
     return _drop_all(grounded)
+
+
+def _named_beside(
+    role: str, new: set[str], grounded: GroundedAnswer, passages: list[Passage], reach: int = 4
+) -> bool:
+    cited = " ".join(passages[n - 1].text for n in grounded.cited if 1 <= n <= len(passages))
+    tokens = _TOKEN_RE.findall(cited.lower())
+    at_role = [i for i, t in enumerate(tokens) if t == role]
+    if not at_role:
+        # Cited text that never uses the question's word for the role may still name the
+        # person another way, unless other passages do speak of the role: then the answer
+        # took its name from a passage about something else.
+        return not any(role in _TOKEN_RE.findall(p.text.lower()) for p in passages)
+    at_name = [i for i, t in enumerate(tokens) if t in new]
+    return any(abs(i - j) <= reach for i in at_role for j in at_name)
 
 
 def require_counted_event(
@@ -113,5 +140,5 @@ def require_answer_kind(
     question: str, grounded: GroundedAnswer, passages: list[Passage]
 ) -> GroundedAnswer:
     grounded = require_quantity(question, grounded)
-    grounded = require_name(question, grounded)
+    grounded = require_name(question, grounded, passages)
     return require_counted_event(question, grounded, passages)

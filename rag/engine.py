@@ -380,7 +380,7 @@ class Engine:
         windows: dict[int, tuple[int, int]] | None = None
         grounded: GroundedAnswer | None = None
         if not declined and self.settings.verify:
-            grounded = ground_answer(text, passages, self.embedder.encode)
+            grounded = ground_answer(text, passages, self.embedder.encode, q)
             grounded = require_answer_kind(q, grounded, passages)
             text, cited, dropped = grounded.text, grounded.cited, grounded.dropped
             windows = grounded.windows

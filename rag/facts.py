@@ -201,16 +201,15 @@ _TOKEN_RE = re.compile(r"\d+(?:[.,]\d+)*|[a-z]+", re.IGNORECASE)
 
 
 def number_bindings(text: str) -> dict[str, set[str]]:
-    """What each number counts: the stems of the next two content words after it
-    ("84 drones overnight" binds 84 to drone and overni), so "84 sites" can be told apart
-    from "84 drones ... 17 sites"."""
+    """What each number counts: the stem of the next content word after it ("84 drones"
+    binds 84 to "drone"), so "84 sites" can be told apart from "84 drones ... 17 sites"."""
     tokens = _TOKEN_RE.findall(text.lower())
     bound: dict[str, set[str]] = {}
     for i, tok in enumerate(tokens):
         number = tok.replace(",", "") if tok[0].isdigit() else _NUMBER_WORDS.get(tok)
         if number is None:
             continue
-        after = [t for t in tokens[i + 1 : i + 5] if t not in _STOP and not t[0].isdigit()][:2]
+        after = [t for t in tokens[i + 1 : i + 4] if t not in _STOP and not t[0].isdigit()][:1]
         bound.setdefault(number, set()).update(w[:5] for w in after)
     return bound
 

@@ -50,23 +50,46 @@ def support_strength(
     similarity: float,
     min_similarity: float = 0.45,
     min_overlap: float = 0.5,
+    given: frozenset[str] = frozenset(),
+    asked: frozenset[str] = frozenset(),
 ) -> float | None:
     """None when the evidence does not support the claim; otherwise how strongly it does.
 
     Numbers and names must be in the evidence, each number counting what it counts there;
-    then meaning (cosine) or wording must match.
+    then meaning (cosine) or wording must match. Names in `given` (the question's own, found
+    in the articles) and content words in `asked` (the question's) are the user's premise
+    echoed back, not claims the answer adds; the wording test reads what the answer adds.
     Wording is the stronger proof: a passage that shares most of the claim's words scores
     1 + overlap, one that only means something close scores its cosine (below 1)."""
     if not numbers(claim) <= numbers(evidence) or misbound(claim, evidence):
         return None
     evidence_words = words(evidence)
-    if any(part not in evidence_words for name in names(claim) for part in name.split("-")):
+    missing = {
+        name
+        for name in names(claim)
+        if not all(_has_name(part, evidence_words) for part in name.split("-"))
+    }
+    if missing - given:
         return None
-    claim_words = content_words(claim)
+    # Words echoed from the question are its premise; what the sentence adds must be there.
+    said = content_words(claim)
+    claim_words = (said - asked) or said
     overlap = len(claim_words & content_words(evidence)) / len(claim_words) if claim_words else 1.0
     if overlap >= min_overlap:
         return 1.0 + overlap
-    return similarity if similarity >= min_similarity else None
+    # Meaning alone is weak proof: it is not enough once a name had to be excused.
+    return similarity if similarity >= min_similarity and not missing else None
+
+
+def _has_name(part: str, evidence_words: set[str]) -> bool:
+    """The name, or a form of it a letter or two longer or shorter: "Russia" in "Russian
+    President", "the Maharynskys'" in "Ihor Maharynsky"."""
+    if part in evidence_words or not part:
+        return True
+    return len(part) >= 5 and any(
+        (w.startswith(part) or part.startswith(w)) and len(w) >= 5 and abs(len(w) - len(part)) <= 2
+        for w in evidence_words
+    )
 
 
 def supports(claim: str, evidence: str, similarity: float) -> bool:
@@ -105,11 +128,17 @@ def ground_answer(
     answer: str,
     passages: list[Passage],
     encode: Callable[[list[str]], np.ndarray],
+    question: str = "",
 ) -> GroundedAnswer:
     sentences = answer_sentences(answer)
     if not sentences or not passages:
         return GroundedAnswer(text="", cited=[], dropped=sentences)
     evidence = [f"{p.document.outlet or ''} {p.document.title} {p.text}" for p in passages]
+    in_context = words(" ".join(evidence))
+    given = frozenset(
+        n for n in names(question) if all(_has_name(x, in_context) for x in n.split("-"))
+    )
+    asked = frozenset(content_words(question))
     claims = [claim_text(s) for s in sentences]
     vectors = encode(claims + [p.text for p in passages])
     claim_vecs, passage_vecs = vectors[: len(claims)], vectors[len(claims) :]
@@ -129,17 +158,25 @@ def ground_answer(
             if 1 <= n <= len(passages)
         ]
         alone = _strongest(
-            {n: support_strength(claim, evidence[n - 1], float(sims[i, n - 1])) for n in cited}
+            {
+                n: support_strength(
+                    claim, evidence[n - 1], float(sims[i, n - 1]), given=given, asked=asked
+                )
+                for n in cited
+            }
         )
         if not alone and cited:
             joint = " ".join(evidence[n - 1] for n in cited)
-            if supports(claim, joint, float(max(sims[i, n - 1] for n in cited))):
+            best = float(max(sims[i, n - 1] for n in cited))
+            if support_strength(claim, joint, best, given=given, asked=asked) is not None:
                 alone = cited
         if not alone:
             # Re-cite: the passage that best supports the sentence, if any does.
             order = np.argsort(-sims[i])
             strengths = {
-                int(j) + 1: support_strength(claim, evidence[j], float(sims[i, j]))
+                int(j) + 1: support_strength(
+                    claim, evidence[j], float(sims[i, j]), given=given, asked=asked
+                )
                 for j in order[:3]
             }
             alone = sorted(_strongest(strengths), key=lambda n: -(strengths[n] or 0))[:1]
@@ -153,14 +190,19 @@ def ground_answer(
     windows: dict[int, tuple[int, int]] = {}
     for c in kept:
         for n in c.cited:
-            found = support_window(c.text, passages[n - 1])
+            found = support_window(c.text, passages[n - 1], given, asked)
             windows[n] = merge_windows(windows.get(n), found)
     return GroundedAnswer(
         text=text, cited=cited_order, sentences=kept, dropped=dropped, windows=windows
     )
 
 
-def support_window(claim: str, passage: Passage) -> tuple[int, int]:
+def support_window(
+    claim: str,
+    passage: Passage,
+    given: frozenset[str] = frozenset(),
+    asked: frozenset[str] = frozenset(),
+) -> tuple[int, int]:
     """The fewest consecutive sentences of the passage whose words support the claim on their
     own (numbers, names and most content words), so a citation quotes what proves the
     sentence rather than the whole passage. When no run shorter than the passage does it by
@@ -171,7 +213,9 @@ def support_window(claim: str, passage: Passage) -> tuple[int, int]:
         best: tuple[float, int] | None = None
         for first in range(len(units) - size + 1):
             text = " ".join(u.text for u in units[first : first + size])
-            strength = support_strength(claim, f"{header} {text}", 0.0)  # words only
+            strength = support_strength(
+                claim, f"{header} {text}", 0.0, given=given, asked=asked
+            )  # words
             if strength is not None and (best is None or strength > best[0]):
                 best = (strength, first)
         if best is not None:

@@ -90,6 +90,17 @@ def test_conflicting_reports_are_surfaced_with_both_sides_cited(seeded_engine):
     assert_citations_are_exact(answer)
 
 
+def test_citations_quote_the_sentences_that_support_the_answer(troops_answer, seeded_engine):
+    # Sentence-level spans: the sentence(s) that state the refusal, not the whole passage.
+    assert troops_answer.citations
+    for c in troops_answer.citations:
+        assert any(country in c.quote for country in ("Italy", "Germany", "United States")), c
+        units = seeded_engine.store.document_units("sentences", c.doc_id)
+        inside = [u for u in units if c.start <= u.start and u.end <= c.end]
+        assert 1 <= len(inside) <= 2, c.quote
+        assert c.start == inside[0].start and c.end == inside[-1].end
+
+
 def test_citations_are_marked_supported(troops_answer):
     assert troops_answer.citations
     assert all(c.supported is True for c in troops_answer.citations)
