@@ -8,13 +8,15 @@ from eval.runner import evaluate, fast_subset_ids, load_golden, select
 
 pytestmark = pytest.mark.slow
 
-# Measured on this subset with the support check on (1.5B preset): presence 0.62, abstention
-# 1.00, false refusals 0.12, citation format 1.00, cited-doc precision 1.00, ALCE support
-# recall/precision 0.86/0.86, no answer numbers outside their cited spans. Floors sit a step
-# below (one question is 0.125 of the answerable eight).
+# Measured on this subset with the support check on (1.5B preset, 2026-11-24 full run):
+# presence 0.88, abstention 1.00, false refusals 0.00, citation format 1.00, cited-doc
+# precision 1.00, ALCE support recall/precision 0.88/0.88, no answer numbers outside their
+# cited spans. Floors sit a step below (one question is 0.125 of the answerable eight, 0.25
+# of the four unanswerable; the refusal ceiling keeps two steps, as greedy drafts drift with
+# the KV-cache state the earlier tests leave).
 FLOORS = {
     "recall_at_5": 0.90,
-    "answer_presence": 0.60,
+    "answer_presence": 0.75,
     "abstention": 0.75,
     "citation_format": 0.90,
     "cited_doc_precision": 0.90,
