@@ -67,7 +67,7 @@ class Passage:
             units,
             self.score,
             self.dense,
-            list({(a.doc_id, a.start): a for a in also}.values()),
+            _unique(also),
             {u.unit_id: self.unit_also[u.unit_id] for u in units if u.unit_id in self.unit_also},
         )
 
@@ -180,13 +180,16 @@ def _passage(
     doc: DocumentRecord, run: list[tuple[Unit, float, float]], also: dict[str, list[AlsoIn]]
 ) -> Passage:
     units = [u for u, _, _ in run]
-    also_in = [a for u in units for a in also.get(u.unit_id, [])]
-    unique = list({(a.doc_id, a.start): a for a in also_in}.values())
     return Passage(
         document=doc,
         sentences=units,
         score=max(s for _, s, _ in run),
         dense=max(d for _, _, d in run),
-        also_in=unique,
+        also_in=_unique([a for u in units for a in also.get(u.unit_id, [])]),
         unit_also={u.unit_id: also[u.unit_id] for u in units if also.get(u.unit_id)},
     )
+
+
+def _unique(also: list[AlsoIn]) -> list[AlsoIn]:
+    """One entry per span: two sentences of a passage can share a twin in another article."""
+    return list({(a.doc_id, a.start): a for a in also}.values())

@@ -391,7 +391,7 @@ class Engine:
             notes = " ".join(describe(c) for c in conflicts)
             text = notes if declined or not text else f"{text} {notes}"
             cited = list(dict.fromkeys(cited + [c.passage for f in conflicts for c in f.claims]))
-            if windows is not None or (declined and self.settings.verify):
+            if self.settings.verify:
                 # Each side is cited by the sentence that states it.
                 windows = dict(windows or {})
                 for claim in (c for f in conflicts for c in f.claims):
