@@ -105,17 +105,20 @@ def require_name(
     return _drop_all(grounded)
 
 
+def _cited_text(grounded: GroundedAnswer, passages: list[Passage]) -> str:
+    return " ".join(passages[n - 1].text for n in grounded.cited if 1 <= n <= len(passages))
+
+
 def _named_beside(
     role: str, new: set[str], grounded: GroundedAnswer, passages: list[Passage], reach: int = 4
 ) -> bool:
-    cited = " ".join(passages[n - 1].text for n in grounded.cited if 1 <= n <= len(passages))
-    tokens = _TOKEN_RE.findall(cited.lower())
+    tokens = _TOKEN_RE.findall(_cited_text(grounded, passages).lower())
     at_role = [i for i, t in enumerate(tokens) if t == role]
     if not at_role:
         # Cited text that never uses the question's word for the role may still name the
         # person another way, unless other passages do speak of the role: then the answer
         # took its name from a passage about something else.
-        return not any(role in _TOKEN_RE.findall(p.text.lower()) for p in passages)
+        return not any(role in words(p.text) for p in passages)
     at_name = [i for i, t in enumerate(tokens) if t in new]
     return any(abs(i - j) <= reach for i in at_role for j in at_name)
 
@@ -130,8 +133,7 @@ def require_counted_event(
     if not m:
         return grounded
     stem = m.group("verb").lower()[:4]
-    cited = " ".join(passages[n - 1].text for n in grounded.cited if 1 <= n <= len(passages))
-    if any(w.startswith(stem) for w in words(cited)):
+    if any(w.startswith(stem) for w in words(_cited_text(grounded, passages))):
         return grounded
     return _drop_all(grounded)
 

@@ -92,10 +92,6 @@ def _has_name(part: str, evidence_words: set[str]) -> bool:
     )
 
 
-def supports(claim: str, evidence: str, similarity: float) -> bool:
-    return support_strength(claim, evidence, similarity) is not None
-
-
 def supports_in_words(claim: str, evidence: str) -> bool:
     """Support a reader can see: the claim's numbers, names and most of its words are there."""
     return support_strength(claim, evidence, 0.0) is not None
@@ -213,9 +209,8 @@ def support_window(
         best: tuple[float, int] | None = None
         for first in range(len(units) - size + 1):
             text = " ".join(u.text for u in units[first : first + size])
-            strength = support_strength(
-                claim, f"{header} {text}", 0.0, given=given, asked=asked
-            )  # words
+            # Similarity 0: only the wording can pass a window.
+            strength = support_strength(claim, f"{header} {text}", 0.0, given=given, asked=asked)
             if strength is not None and (best is None or strength > best[0]):
                 best = (strength, first)
         if best is not None:

@@ -13,7 +13,6 @@ from rag.grounding import (
     ground_answer,
     support_strength,
     support_window,
-    supports,
 )
 from rag.store import DocumentRecord, Unit
 
@@ -28,6 +27,10 @@ def bow(texts: list[str]) -> np.ndarray:
             v[VOCAB.setdefault(w, len(VOCAB) % 512)] += 1
         rows.append(v / (np.linalg.norm(v) or 1))
     return np.stack(rows)
+
+
+def supports(claim: str, evidence: str, similarity: float) -> bool:
+    return support_strength(claim, evidence, similarity) is not None
 
 
 def passage(doc_id: str, text: str) -> Passage:
