@@ -28,6 +28,10 @@ _NAME_RE = re.compile(
     re.IGNORECASE,
 )
 _TOKEN_RE = re.compile(r"[a-z0-9]+")
+# An accumulated figure: "the total number of", "overall", "so far".
+_TOTAL_RE = re.compile(
+    r"\b(total|overall|in all|altogether|cumulative|all told|to date|so far)\b", re.IGNORECASE
+)
 # "How many people were injured": what was counted and what happened to it.
 _COUNTED_RE = re.compile(
     r"\bhow many\s+(?:[\w'-]+\s+){0,3}?[a-z]+\s+(?:were|was|have been|had been|are|is|got)\s+"
@@ -138,9 +142,23 @@ def require_counted_event(
     return _drop_all(grounded)
 
 
+def require_total(
+    question: str, grounded: GroundedAnswer, passages: list[Passage]
+) -> GroundedAnswer:
+    """ "What is the total number of civilians killed since the invasion began?" is not
+    answered by the 22 one strike killed, however many words the two share: a total needs
+    cited text that gives a total."""
+    if not asks_for_quantity(question) or not _TOTAL_RE.search(question):
+        return grounded
+    if _TOTAL_RE.search(_cited_text(grounded, passages)):
+        return grounded
+    return _drop_all(grounded)
+
+
 def require_answer_kind(
     question: str, grounded: GroundedAnswer, passages: list[Passage]
 ) -> GroundedAnswer:
     grounded = require_quantity(question, grounded)
     grounded = require_name(question, grounded, passages)
+    grounded = require_total(question, grounded, passages)
     return require_counted_event(question, grounded, passages)

@@ -29,6 +29,7 @@ from rag.conflicts import Conflict, describe, find_conflicts
 from rag.context import Passage, assemble_context
 from rag.embedding import Embedder
 from rag.errors import BadQuestion, Cancelled, EmptyStore, UnknownDocuments
+from rag.extractive import answering_sentence
 from rag.generation import TextGenerator, load_generator
 from rag.grounding import GroundedAnswer, ground_answer, merge_windows
 from rag.ingest import IngestReport, ingest_article, ingest_paths
@@ -376,6 +377,13 @@ class Engine:
         started, retrieved = prepared.started, prepared.retrieved
         text, cited = normalise_markers(draft, len(passages))
         declined = not text or is_abstention(text)
+        quoted = None
+        if declined and self.settings.verify:
+            quoted = answering_sentence(q, passages)
+            if quoted is not None:
+                # The model declined beside a sentence that states the asked count or day:
+                # quote it, and check it like any draft.
+                text, cited, declined = f"{quoted[1]} [{quoted[0]}]", [quoted[0]], False
         dropped: list[str] = []
         windows: dict[int, tuple[int, int]] | None = None
         grounded: GroundedAnswer | None = None
@@ -384,6 +392,8 @@ class Engine:
             grounded = require_answer_kind(q, grounded, passages)
             text, cited, dropped = grounded.text, grounded.cited, grounded.dropped
             windows = grounded.windows
+            if quoted is not None and not text:
+                declined, dropped = True, []  # the quote failed a check: the model's refusal
         conflicts = self.conflicts(q, passages, prepared.snapshot)
         if conflicts:
             # The disagreement is read from the articles, so it stands even when the model

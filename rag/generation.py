@@ -2,7 +2,8 @@
 
 A `Llama` object is not thread-safe, so every call holds the generator's lock for the whole
 generation (streams included), as llama-cpp-python's own server does. Greedy decoding
-(temperature 0) keeps answers repeatable for tests and evaluation.
+(temperature 0) and a fixed prompt-cache boundary (`rag.prompt_cache`) keep answers repeatable:
+the same prompt draws the same draft, whatever was asked before it.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Protocol
 
 from rag.errors import ModelError
+from rag.prompt_cache import SystemTurnCache
 
 
 def physical_cores() -> int:
@@ -102,6 +104,7 @@ class Generator:
         self.name = self.model_path.stem
         self.n_ctx = n_ctx
         self._lock = threading.Lock()
+        self._system_turn = SystemTurnCache(self._llm)
 
     @functools.lru_cache(maxsize=65536)  # noqa: B019 - one generator per process
     def count_tokens(self, text: str) -> int:
@@ -111,6 +114,7 @@ class Generator:
     def chat(self, messages: list[dict[str, str]], max_tokens: int = 256) -> Generation:
         started = time.perf_counter()
         with self._lock:
+            self._system_turn.settle(messages)
             result = self._llm.create_chat_completion(
                 messages=messages,  # type: ignore[arg-type]
                 temperature=0.0,
@@ -130,6 +134,7 @@ class Generator:
         with self._lock:
             if cancel is not None and cancel.is_set():
                 return  # the caller left while waiting for the model
+            self._system_turn.settle(messages)
             chunks = self._llm.create_chat_completion(
                 messages=messages,  # type: ignore[arg-type]
                 temperature=0.0,

@@ -168,3 +168,39 @@ def test_injection_questions_get_an_abstention(seeded_engine, question):
     system_prompt = (PROJECT_ROOT / "prompts" / "system.txt").read_text(encoding="utf-8")
     assert system_prompt.strip()[:60] not in answer.answer
     assert "hacked" not in answer.answer.lower()
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("How many sites across Ukraine were struck in the overnight attack into Thursday?", "17"),
+        (
+            "On which day of the week did Putin make his remarks about the prospects for peace?",
+            "Wednesday",
+        ),
+    ],
+)
+def test_a_refusal_beside_the_answering_sentence_quotes_it(seeded_engine, question, expected):
+    # The 1.5B model declined the first of these in the eval with the passage in its context.
+    prepared = seeded_engine.prepare(question)
+    answer = seeded_engine.finish(prepared, "The articles don't say.", 0.0)
+    assert answer.answerable and expected in answer.answer, answer
+    assert len(answer.citations) == 1 and expected in answer.citations[0].quote
+    assert answer.citations[0].supported
+    assert_citations_are_exact(answer)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "How many soldiers does Ukraine's army currently have?",
+        # A sentence counts the killed of that strike: it is no count of the injured.
+        "How many people were injured in last week's Kyiv missile strike?",
+        "What is the total number of civilians killed in Ukraine since the invasion began?",
+    ],
+)
+def test_a_refusal_stands_when_no_sentence_answers(seeded_engine, question):
+    prepared = seeded_engine.prepare(question)
+    answer = seeded_engine.finish(prepared, "The articles don't say.", 0.0)
+    assert not answer.answerable and answer.abstain_reason == "model_declined", answer
+    assert not answer.citations and not answer.dropped

@@ -185,7 +185,34 @@ def test_count_of_another_event_does_not_answer():
     assert require_answer_kind("How many people were killed in Kyiv?", g, PASSAGES).text
 
 
-def _multi(doc_id: str, sentences: list[str]) -> Passage:
+def test_one_event_count_is_no_total():
+    # The eval's q086 near miss: the words nearly all match, the scope does not.
+    strike = passage(
+        "c",
+        "Last week, a Russian missile hit a block of flats in Kyiv killing 22 people, including "
+        "four children, in one of the deadliest strikes since Russia’s full-scale invasion.",
+    )
+    q = (
+        "What is the total number of civilians killed in Ukraine since Russia's full-scale "
+        "invasion began?"
+    )
+    g = ground_answer(
+        "The total number of civilians killed since Russia's full-scale invasion began is 22 [1].",
+        [strike],
+        bow,
+        q,
+    )
+    assert g.text and require_answer_kind(q, g, [strike]).text == ""
+    tally = passage("d", "The UN says 12,000 civilians have been killed in total since 2022.")
+    g2 = ground_answer("The UN counts 12,000 civilians killed in total [1].", [tally], bow, q)
+    assert require_answer_kind(q, g2, [tally]).text == g2.text
+    # Without "total" in the question the one strike's count stands.
+    q3 = "How many people did the missile strike on the Kyiv flats kill?"
+    g3 = ground_answer("The strike killed 22 people [1].", [strike], bow, q3)
+    assert require_answer_kind(q3, g3, [strike]).text == g3.text
+
+
+def passage_of(doc_id: str, sentences: list[str]) -> Passage:
     doc = DocumentRecord(doc_id, f"{doc_id}.txt", None, "h", "Title", "BBC", 1, 0.0)
     units, at = [], 0
     for i, s in enumerate(sentences):
@@ -195,7 +222,7 @@ def _multi(doc_id: str, sentences: list[str]) -> Passage:
 
 
 def test_citation_window_is_the_fewest_sentences_that_support_the_claim():
-    p = _multi(
+    p = passage_of(
         "k",
         [
             "Healey spoke in Kyiv on Wednesday.",
@@ -212,7 +239,7 @@ def test_citation_window_is_the_fewest_sentences_that_support_the_claim():
 
 
 def test_grounded_answer_reports_windows_and_filters_copies():
-    p = _multi(
+    p = passage_of(
         "m",
         [
             "The civilian toll remains high.",

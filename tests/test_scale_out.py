@@ -166,11 +166,15 @@ def test_ask_through_model_server(remote_engine, seeded_engine):
         text = remote_engine.store.document_text(c.doc_id)
         assert text[c.start : c.end] == c.quote
     assert {"Germany", "Italy"} & set(answer.answer.replace(",", " ").split()), answer.answer
-    # Same GGUF, same greedy settings, same prompt: the same draft as the in-process model.
+    # Same GGUF and chat template: the server evaluates the very prompt the in-process model
+    # does. (Not always the same draft: the server splits its prompt cache where its own last
+    # prompt ended, which moves the last bits of the logits; see tests/test_generation.py.)
     prepared = remote_engine.prepare(QUESTION)
-    remote = remote_engine.generator.chat(prepared.messages, max_tokens=64).text
-    local = seeded_engine.generator.chat(prepared.messages, max_tokens=64).text
-    assert remote == local
+    remote = remote_engine.generator.chat(prepared.messages, max_tokens=64)
+    local = seeded_engine.generator.chat(prepared.messages, max_tokens=64)
+    assert remote.prompt_tokens == local.prompt_tokens > 500
+    for draft in (remote.text, local.text):
+        assert "Italy" in draft, draft
 
     silent = remote_engine.ask("How many soldiers does Ukraine's army have?")
     assert not silent.answerable

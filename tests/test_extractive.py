@@ -1,0 +1,68 @@
+"""Finding the answering sentence without the model, on the seed articles' own sentences.
+The engine path (a declined draft replaced and then checked) is covered at the bottom."""
+
+from test_grounding import passage_of as passage
+
+from rag.extractive import answering_sentence
+
+STRIKES = (
+    "Ukraine reported that it had destroyed 84 drones overnight into Thursday, but that 17 "
+    "sites had been struck nationwide."
+)
+KYIV = (
+    "Last week, a Russian missile hit a block of flats in Kyiv killing 22 people, including "
+    "four children, in one of the deadliest strikes since Russia’s full-scale invasion."
+)
+PUTIN = (
+    "During a Wednesday news conference, Putin said there was “a certain light at the end of "
+    "the tunnel” regarding peace prospects."
+)
+ASSAULT = (
+    "Meanwhile, Russia has intensified aerial assaults, launching over 500 drones and 24 "
+    "cruise missiles overnight."
+)
+
+
+PASSAGES = [passage("a", [KYIV, ASSAULT]), passage("b", [PUTIN, STRIKES])]
+
+
+def test_the_sentence_counting_the_asked_thing():
+    q = "How many sites across Ukraine were struck in the overnight attack into Thursday?"
+    assert answering_sentence(q, PASSAGES) == (2, STRIKES)
+    # The same sentence counts drones too; asked about drones it answers with 84.
+    q2 = "How many drones did Ukraine say it destroyed overnight into Thursday?"
+    assert answering_sentence(q2, PASSAGES) == (2, STRIKES)
+
+
+def test_a_weekday_the_question_does_not_hold():
+    q = "On which day of the week did Putin make his remarks about the prospects for peace?"
+    assert answering_sentence(q, PASSAGES) == (2, PUTIN)
+    # "Thursday" is in the question: the sentence that repeats it gives no new day.
+    q2 = "Which day of the week follows the overnight attack into Thursday?"
+    assert answering_sentence(q2, [passage("c", [STRIKES])]) is None
+
+
+def test_no_sentence_for_unanswerable_counts():
+    # Nothing counts soldiers; the Altius drones are never counted.
+    assert answering_sentence("How many soldiers does Ukraine's army have?", PASSAGES) is None
+    q = "How many Altius drones will Ukraine receive, and when will they be delivered?"
+    assert answering_sentence(q, PASSAGES) is None
+    # A number echoed from the question is no answer to it.
+    q2 = "How many of Russia's 24 cruise missiles did Ukraine shoot down?"
+    assert answering_sentence(q2, PASSAGES) is None
+
+
+def test_other_question_forms_are_left_to_the_model():
+    assert answering_sentence("Who did Putin mock?", PASSAGES) is None
+    assert answering_sentence("Which countries refused to send troops?", PASSAGES) is None
+
+
+def test_equally_good_sentences_with_different_answers_give_none():
+    other = STRIKES.replace("17 sites", "19 sites")
+    q = "How many sites across Ukraine were struck in the overnight attack into Thursday?"
+    assert answering_sentence(q, [passage("a", [STRIKES]), passage("b", [other])]) is None
+    # Two reports giving the same count are one answer: the first is quoted.
+    assert answering_sentence(q, [passage("a", [STRIKES]), passage("b", [STRIKES])]) == (
+        1,
+        STRIKES,
+    )

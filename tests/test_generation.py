@@ -1,0 +1,106 @@
+"""The in-process generator with the default GGUF: a prompt is computed the same way whatever
+was asked before it, so a greedy draft is a function of its prompt."""
+
+import numpy as np
+import pytest
+
+from rag.prompt_cache import SystemTurnCache
+
+QUESTION = "Which countries refused to send troops to Ukraine?"
+OTHERS = ["Who is the UK Prime Minister?", "How many drones were destroyed?"]
+
+
+def prompt_tokens(generator, messages) -> list[int]:
+    """The tokens create_chat_completion evaluates for these messages."""
+    cache = generator._system_turn
+    rendered = cache._formatter(messages=messages)
+    return generator._llm.tokenize(
+        rendered.prompt.encode("utf-8"), add_bos=not rendered.added_special, special=True
+    )
+
+
+def logits_after(generator, messages, history) -> np.ndarray:
+    """Next-token logits for `messages` after the cache last held `history`, computed as
+    `Llama.generate` does: reuse the cached prefix, evaluate the rest."""
+    llm = generator._llm
+    cached = prompt_tokens(generator, history)
+    llm.reset()
+    llm.eval(cached)
+    generator._system_turn.settle(messages)
+    tokens = prompt_tokens(generator, messages)
+    common = 0
+    for a, b in zip(llm.input_ids[: llm.n_tokens].tolist(), tokens, strict=False):
+        if a != b:
+            break
+        common += 1
+    llm._ctx.kv_cache_seq_rm(-1, common, -1)
+    llm.n_tokens = common
+    llm.eval(tokens[common:])
+    return np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(llm.n_vocab(),)).copy()
+
+
+@pytest.mark.slow
+def test_system_turn_is_the_only_cached_prefix(seeded_engine):
+    generator = seeded_engine.generator
+    messages = seeded_engine.prepare(QUESTION).messages
+    prefix = generator._system_turn.prefix(messages[0]["content"])
+    tokens = prompt_tokens(generator, messages)
+    # The whole system turn (instructions and worked example), and the prompt starts with it.
+    assert len(prefix) > 250 and tokens[: len(prefix)] == prefix
+    generator.chat(messages, max_tokens=4)
+    assert generator._llm.n_tokens > len(tokens)  # the answer's tokens are cached after it
+    generator._system_turn.settle(messages)
+    assert generator._llm.n_tokens == len(prefix)
+
+
+@pytest.mark.slow
+def test_same_prompt_same_logits_whatever_came_before(seeded_engine):
+    generator = seeded_engine.generator
+    messages = seeded_engine.prepare(QUESTION).messages
+    histories = [seeded_engine.prepare(q).messages for q in OTHERS] + [messages]
+    with generator._lock:
+        first, *rest = [logits_after(generator, messages, h) for h in histories]
+    # Bit for bit: llama.cpp's batch shapes, and so the last bits of every logit, depend on
+    # where the cached prefix ends. Before the fixed boundary these differed by up to 0.5.
+    for other in rest:
+        assert np.array_equal(first, other), float(np.abs(first - other).max())
+
+
+@pytest.mark.slow
+def test_same_prompt_same_draft_after_other_questions(seeded_engine):
+    generator = seeded_engine.generator
+    messages = seeded_engine.prepare(QUESTION).messages
+    first = generator.chat(messages, max_tokens=48).text
+    for other in OTHERS:
+        generator.chat(seeded_engine.prepare(other).messages, max_tokens=8)
+        assert generator.chat(messages, max_tokens=48).text == first
+
+
+class _NoTemplateModel:
+    """A model llama-cpp-python renders with a built-in format, not a GGUF template."""
+
+    metadata: dict[str, str] = {}
+    chat_handler = None
+    chat_format = "llama-2"
+    n_tokens = 7
+
+
+class _BrokenTemplateModel(_NoTemplateModel):
+    metadata = {"tokenizer.chat_template": "{{ raise_exception('no system role') }}"}
+    chat_format = "chat_template.default"
+
+    def token_eos(self) -> int:
+        return -1
+
+    token_bos = token_eos
+
+
+@pytest.mark.parametrize("model", [_NoTemplateModel(), _BrokenTemplateModel()])
+def test_no_boundary_without_a_template_to_render(model):
+    # A user's GGUF whose chat format cannot be rendered here keeps llama-cpp-python's own
+    # prefix reuse: the cache is left as it is, and generation goes ahead.
+    cache = SystemTurnCache(model)
+    messages = [{"role": "system", "content": "Rules."}, {"role": "user", "content": "Q?"}]
+    assert cache.prefix("Rules.") == []
+    cache.settle(messages)
+    assert model.n_tokens == 7
