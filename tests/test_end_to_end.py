@@ -39,7 +39,9 @@ def test_troops_question_answered_from_the_refusal_passages(troops_answer, seede
 
 
 @pytest.mark.xfail(
-    strict=True,
+    # Not strict: the greedy draft is fixed per prompt but not per CPU (llama.cpp's kernels
+    # differ), and on some machines the model does name Germany; that must not fail CI.
+    strict=False,
     reason="known gap: the 1.5B model copies the top passage (Italy, 002) and does not merge "
     "000's differently worded 'Germany ... ruled out deploying troops' into its answer",
 )
