@@ -12,6 +12,7 @@ with its citation, replaces the refusal, and then goes through every check a dra
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from rag.context import Passage
 from rag.facts import content_words, number_bindings, numbers, words
@@ -33,20 +34,26 @@ def _counted(question: str) -> set[str]:
     return {w[:5] for w in content_words(m.group("what")) if not w[0].isdigit()}
 
 
-def _gives(question: str, sentence: str) -> str | None:
-    """The answer this sentence gives to the question's form, or None."""
+def _reader(question: str) -> Callable[[str], str | None] | None:
+    """For a question of a form this module knows, what a sentence answers to it (or None);
+    for any other question, None. The question is read once, not once per sentence."""
     counted = _counted(question)
     if counted:
         asked = numbers(question)
-        found = sorted(
-            n
-            for n, bound in number_bindings(sentence).items()
-            if n not in asked and bound & counted
-        )
-        return " ".join(found) or None
+
+        def count(sentence: str) -> str | None:
+            bindings = number_bindings(sentence).items()
+            found = sorted(n for n, bound in bindings if n not in asked and bound & counted)
+            return " ".join(found) or None
+
+        return count
     if _DAY_RE.search(question):
-        days = sorted((words(sentence) & _WEEKDAYS) - words(question))
-        return " ".join(days) or None
+        held = words(question)
+
+        def day(sentence: str) -> str | None:
+            return " ".join(sorted((words(sentence) & _WEEKDAYS) - held)) or None
+
+        return day
     return None
 
 
@@ -59,13 +66,14 @@ def answering_sentence(
     form words) the sentence must repeat, so "17 sites had been struck" answers about sites
     struck overnight, not whatever else is counted in the same passage. Two sentences that
     cover the question equally well but give different answers make it no answer at all."""
+    gives = _reader(question)
     subject = content_words(question) - _FORM_WORDS
-    if not subject or not (_counted(question) or _DAY_RE.search(question)):
+    if gives is None or not subject:
         return None
     best: list[tuple[float, int, str, str]] = []
     for n, passage in enumerate(passages, 1):
         for unit in passage.sentences:
-            given = _gives(question, unit.text)
+            given = gives(unit.text)
             if given is None:
                 continue
             cover = len(subject & content_words(unit.text)) / len(subject)

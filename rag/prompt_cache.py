@@ -30,6 +30,16 @@ def _formatter(llm: Any) -> Any | None:
     )
 
 
+def common_length(a: list[int], b: list[int]) -> int:
+    """How many leading tokens two sequences share: what llama-cpp-python reuses."""
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
 class SystemTurnCache:
     """Keeps exactly the system turn in the KV cache between generations. Callers hold the
     generator's lock: this touches the same `Llama` object the generation does."""
@@ -46,22 +56,20 @@ class SystemTurnCache:
             return []
         if system not in self._prefixes:
             try:
-                rendered = [self._tokens(system, probe) for probe in ("A", "B")]
+                a, b = (
+                    self.tokens(
+                        [{"role": "system", "content": system}, {"role": "user", "content": p}]
+                    )
+                    for p in ("A", "B")
+                )
             except Exception:  # noqa: BLE001 - a template that rejects the probe: no boundary
-                rendered = [[], []]
-            common = 0
-            for a, b in zip(*rendered, strict=False):
-                if a != b:
-                    break
-                common += 1
-            self._prefixes[system] = rendered[0][:common]
+                a = b = []
+            self._prefixes[system] = a[: common_length(a, b)]
         return self._prefixes[system]
 
-    def _tokens(self, system: str, user: str) -> list[int]:
-        """As llama-cpp-python's chat handler tokenises a rendered chat."""
-        result = self._formatter(
-            messages=[{"role": "system", "content": system}, {"role": "user", "content": user}]
-        )
+    def tokens(self, messages: list[dict[str, str]]) -> list[int]:
+        """The prompt tokens, as llama-cpp-python's chat handler renders and tokenises them."""
+        result = self._formatter(messages=messages)
         return self._llm.tokenize(
             result.prompt.encode("utf-8"), add_bos=not result.added_special, special=True
         )

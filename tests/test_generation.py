@@ -4,35 +4,21 @@ was asked before it, so a greedy draft is a function of its prompt."""
 import numpy as np
 import pytest
 
-from rag.prompt_cache import SystemTurnCache
+from rag.prompt_cache import SystemTurnCache, common_length
 
 QUESTION = "Which countries refused to send troops to Ukraine?"
 OTHERS = ["Who is the UK Prime Minister?", "How many drones were destroyed?"]
 
 
-def prompt_tokens(generator, messages) -> list[int]:
-    """The tokens create_chat_completion evaluates for these messages."""
-    cache = generator._system_turn
-    rendered = cache._formatter(messages=messages)
-    return generator._llm.tokenize(
-        rendered.prompt.encode("utf-8"), add_bos=not rendered.added_special, special=True
-    )
-
-
 def logits_after(generator, messages, history) -> np.ndarray:
     """Next-token logits for `messages` after the cache last held `history`, computed as
     `Llama.generate` does: reuse the cached prefix, evaluate the rest."""
-    llm = generator._llm
-    cached = prompt_tokens(generator, history)
+    llm, cache = generator._llm, generator._system_turn
     llm.reset()
-    llm.eval(cached)
-    generator._system_turn.settle(messages)
-    tokens = prompt_tokens(generator, messages)
-    common = 0
-    for a, b in zip(llm.input_ids[: llm.n_tokens].tolist(), tokens, strict=False):
-        if a != b:
-            break
-        common += 1
+    llm.eval(cache.tokens(history))
+    cache.settle(messages)
+    tokens = cache.tokens(messages)
+    common = common_length(llm.input_ids[: llm.n_tokens].tolist(), tokens)
     llm._ctx.kv_cache_seq_rm(-1, common, -1)
     llm.n_tokens = common
     llm.eval(tokens[common:])
@@ -44,7 +30,7 @@ def test_system_turn_is_the_only_cached_prefix(seeded_engine):
     generator = seeded_engine.generator
     messages = seeded_engine.prepare(QUESTION).messages
     prefix = generator._system_turn.prefix(messages[0]["content"])
-    tokens = prompt_tokens(generator, messages)
+    tokens = generator._system_turn.tokens(messages)
     # The whole system turn (instructions and worked example), and the prompt starts with it.
     assert len(prefix) > 250 and tokens[: len(prefix)] == prefix
     generator.chat(messages, max_tokens=4)
