@@ -11,10 +11,14 @@ unrelated answer is not cluttered with disagreements nobody asked about.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 
+from rag.chunking import split_sentences
 from rag.context import Passage
-from rag.store import Unit
+from rag.facts import content_words, words
+from rag.loading import Span
+from rag.store import DocumentRecord, Unit
 
 _ROLES = (
     "Prime Minister",
@@ -33,7 +37,7 @@ _ROLE_RE = "|".join(re.escape(r) for r in _ROLES)
 _NAME = r"[A-Z][a-z]+(?:-[A-Z][a-z]+)?"
 _TITLE_RE = re.compile(
     rf"(?:\b(?P<former>former|ex-|late|then)\s+)?"
-    rf"(?:\b(?P<qual>[A-Z][A-Za-z]+|[A-Z]{{2,3}})\s+)?"
+    rf"(?:\b(?P<qual>[A-Z][A-Za-z]+|[A-Z]{{2,3}})(?:['\u2019]s)?\s+)?"
     rf"\b(?P<role>{_ROLE_RE})\s+"
     rf"(?P<person>(?:Sir\s+|Dame\s+)?{_NAME}(?:\s+(?:von\s+der\s+|de\s+)?{_NAME}){{0,2}})"
 )
@@ -67,11 +71,13 @@ class Claim:
     passage: int  # 1-based passage number, for the [n] marker
     unit: Unit  # the sentence that says it (exact span)
     words: str = ""  # the report's own words for it: "UK Prime Minister Rishi Sunak"
+    # The sentence before, when it names who "He" in `unit` is: cited with it.
+    antecedent: Unit | None = None
 
 
 @dataclass(frozen=True)
 class Conflict:
-    kind: str  # "title" | "quantity"
+    kind: str  # "title" | "quantity" | "actor"
     topic: str  # "UK Prime Minister", "Vladimir Putin's title", "drones"
     claims: list[Claim]
 
@@ -91,9 +97,12 @@ class _Title:
         return {w.lower() for w in self.person.split() if w not in ("Sir", "Dame")}
 
 
-def _qualifier(raw: str | None) -> str | None:
+def _qualifier(raw: str | None, possessive: bool = False) -> str | None:
     if not raw or raw in _NOT_QUALIFIERS:
         return None
+    if possessive:
+        # "Russia's President" is a country's title; "Starmer's Prime Minister" is no title.
+        return _COUNTRY.get(raw.lower())
     return _COUNTRY.get(raw.lower(), raw.lower())
 
 
@@ -103,7 +112,8 @@ def _titles(units: list[tuple[int, Unit]]) -> list[_Title]:
         for m in _TITLE_RE.finditer(unit.text):
             if m.group("former"):
                 continue  # "former Russian President Dmitry Medvedev" holds no title now
-            qual = _qualifier(m.group("qual"))
+            possessive = bool(m.group("qual")) and m.end("qual") < m.start("role") - 1
+            qual = _qualifier(m.group("qual"), possessive)
             raw = m.group("qual") if qual else None
             words = m.group(0) if qual else m.group(0)[m.start("role") - m.start() :]
             found.append(_Title(qual, raw, m.group("role"), m.group("person"), n, unit, words))
@@ -175,19 +185,28 @@ def _title_conflicts(
     )
     if asks_title:
         for t in titles:
-            if not (t.person_words & q_words):
+            topic = f"{t.person}'s title"
+            if not (t.person_words & q_words) or any(c.topic == topic for c in conflicts):
                 continue
-            same = [o for o in titles if _same_person(t, o) and o.role == t.role]
-            variants = _distinct(
-                [
+            same = [o for o in titles if _same_person(t, o) and o.role == t.role and o.qualifier]
+            if same:
+                # The other side may sit outside the passages, elsewhere in the same articles
+                # ("Russian President Vladimir Putin" three paragraphs up): passage 0, to cite.
+                same += [
+                    o
+                    for o in known
+                    if o.passage == 0 and _same_person(t, o) and o.role == t.role and o.qualifier
+                ]
+            # One claim per country: "UK" and "British" Defence Secretary are the same title.
+            by_country: dict[str, _Title] = {}
+            for o in same:
+                by_country.setdefault(o.qualifier or "", o)
+            if len(by_country) > 1:
+                claims = [
                     Claim(f"{o.raw_qualifier} {o.role}", o.passage, o.unit, o.words)
-                    for o in same
-                    if o.qualifier
-                ],
-                key=lambda c: c.value,
-            )
-            if len(variants) > 1 and not any(c.topic == f"{t.person}'s title" for c in conflicts):
-                conflicts.append(Conflict("title", f"{t.person}'s title", variants))
+                    for o in by_country.values()
+                ]
+                conflicts.append(Conflict("title", topic, claims))
     return conflicts
 
 
@@ -252,18 +271,130 @@ def _quantity_conflicts(question: str, units: list[tuple[int, Unit]]) -> list[Co
     return []
 
 
+# "Who has threatened to punish the Russian leader?": the question asks for whoever did it.
+_WHO_RE = re.compile(
+    r"^\s*who\s+(?:(?:has|have|had)\s+(?:\w+\s+)?)?(?P<verb>[a-z]+(?:ed|s))\b", re.IGNORECASE
+)
+# A sentence's subject, after a short opening phrase ("Additionally, ", "As late as Tuesday, "):
+# a run of capitalised words (titles included) or a pronoun, then a lower-case word.
+_SUBJECT_RE = re.compile(
+    r"^(?:[^,\u2014]{1,40},\s+)?(?P<subject>(?:[A-Z][\w\u2019'-]*\s+)*?(?:[A-Z][a-z-]+)|He|She)"
+    r"\s+(?=[a-z])"
+)
+_PRONOUNS = frozenset(["He", "She"])
+_ACTOR_COVER = 0.6
+
+
+def _subject(text: str) -> tuple[str, int] | None:
+    """The sentence's grammatical subject and where it starts, when it leads the sentence."""
+    m = _SUBJECT_RE.match(text)
+    if not m:
+        return None
+    return m.group("subject"), m.start("subject")
+
+
+def _actor_conflicts(question: str, units: list[tuple[int, Unit]]) -> list[Conflict]:
+    """Reports that give the same act to different people: "He [Trump] has also threatened to
+    punish the Russian leader" against "Putin has vowed ... to punish the Russian leader"."""
+    if not _WHO_RE.match(question):
+        return []
+    asked = content_words(question) - {"who"}
+    named = words(question)
+    if len(asked) < 3:
+        return []
+    found: list[Claim] = []
+    for i, (n, unit) in enumerate(units):
+        if len(asked & content_words(unit.text)) / len(asked) < _ACTOR_COVER:
+            continue
+        subject = _subject(unit.text)
+        if subject is None:
+            continue
+        who, start = subject
+        antecedent = None
+        if who in _PRONOUNS:
+            # "He" is the subject of the sentence before, in the same passage.
+            prev = units[i - 1] if i > 0 else None
+            if prev is None or prev[0] != n or prev[1].doc_id != unit.doc_id:
+                continue
+            named_before = _subject(prev[1].text)
+            if named_before is None or named_before[0] in _PRONOUNS:
+                continue
+            who, antecedent = named_before[0], prev[1]
+        surname = who.split()[-1]
+        if surname.lower() in named:
+            continue  # the question's own people are not the answer to "who"
+        words_ = unit.text[start:].rstrip(" .")
+        found.append(Claim(surname, n, unit, words_, antecedent))
+    claims = _distinct(found, key=lambda c: c.value)
+    if len(claims) > 1 and len({c.unit.doc_id for c in claims}) > 1:
+        return [Conflict("actor", "who did it", claims)]
+    return []
+
+
+def article_units(articles: Mapping[str, str]) -> list[tuple[int, Unit]]:
+    """Every sentence of the given articles (doc_id -> text) as exact spans, numbered 0: read
+    for what the passages leave out, and cited only once the engine gives them a number."""
+    units: list[tuple[int, Unit]] = []
+    for doc_id, text in articles.items():
+        offset = 0
+        for i, line in enumerate(text.split("\n")):
+            if line.strip():
+                for s in split_sentences(text, Span(offset, offset + len(line)), i):
+                    units.append(
+                        (
+                            0,
+                            Unit(
+                                f"{doc_id}@{s.start}",
+                                doc_id,
+                                i,
+                                s.start,
+                                s.end,
+                                text[s.start : s.end],
+                            ),
+                        )
+                    )
+            offset += len(line) + 1
+    return units
+
+
 def find_conflicts(
-    question: str, passages: list[Passage], article_texts: list[str] | None = None
+    question: str, passages: list[Passage], articles: Mapping[str, str] | None = None
 ) -> list[Conflict]:
-    """Disagreements on the asked fact among the numbered passages (sentence by sentence)."""
+    """Disagreements on the asked fact among the numbered passages (sentence by sentence).
+
+    `articles` (doc_id -> text, the passages' own articles) are read for context: that the
+    "President Donald Trump" of one passage is "US President Donald Trump" elsewhere, and for
+    the other side of a disagreement about a person's title that no passage shows. A claim
+    read from there has passage 0: the caller adds its sentence as a numbered passage."""
     units = [(n, u) for n, p in enumerate(passages, start=1) for u in p.sentences]
-    known = None
-    if article_texts is not None:
-        known = _titles([(0, Unit("", "", 0, 0, len(t), t)) for t in article_texts])
+    known = _titles(article_units(articles)) if articles is not None else None
     conflicts = _title_conflicts(question, _titles(units), known)
     conflicts += _quantity_conflicts(question, units)
+    conflicts += _actor_conflicts(question, units)
     # A conflict inside one article is a slip of that article; across articles, a disagreement.
     return [c for c in conflicts if len({cl.unit.doc_id for cl in c.claims}) > 1]
+
+
+def cite_article_claims(
+    conflicts: list[Conflict], passages: list[Passage], documents: Mapping[str, DocumentRecord]
+) -> tuple[list[Passage], list[Conflict]]:
+    """Each claim read outside the passages (passage 0) gets its sentence as a numbered passage
+    after the others, so every side of a disagreement is cited like any source."""
+    numbered = list(passages)
+    given: dict[str, int] = {}
+    out = []
+    for conflict in conflicts:
+        claims = []
+        for claim in conflict.claims:
+            if claim.passage == 0:
+                if claim.unit.unit_id not in given:
+                    doc = documents[claim.unit.doc_id]
+                    numbered.append(Passage(doc, [claim.unit], 0.0, 0.0))
+                    given[claim.unit.unit_id] = len(numbered)
+                claim = replace(claim, passage=given[claim.unit.unit_id])
+            claims.append(claim)
+        out.append(replace(conflict, claims=claims))
+    return numbered, out
 
 
 def describe(conflict: Conflict) -> str:
@@ -272,5 +403,10 @@ def describe(conflict: Conflict) -> str:
     sides = "; ".join(f"\u201c{c.words or c.value}\u201d [{c.passage}]" for c in conflict.claims)
     if conflict.kind == "quantity":
         return f"The reports give different numbers of {conflict.topic}: {sides}."
+    if conflict.kind == "actor":
+        sides = "; ".join(
+            f"{c.value} (\u201c{c.words}\u201d) [{c.passage}]" for c in conflict.claims
+        )
+        return f"The reports disagree on who did it: {sides}."
     topic = conflict.topic if "'s " in conflict.topic else f"the {conflict.topic}"
     return f"The reports disagree on {topic}: {sides}."

@@ -25,11 +25,11 @@ from rag.citations import (
     take_snapshot,
 )
 from rag.config import Settings
-from rag.conflicts import Conflict, describe, find_conflicts
+from rag.conflicts import Conflict, cite_article_claims, describe, find_conflicts
 from rag.context import Passage, assemble_context
 from rag.embedding import Embedder
 from rag.errors import BadQuestion, Cancelled, EmptyStore, UnknownDocuments
-from rag.extractive import answering_sentence
+from rag.extractive import answering_sentence, asks_for_wording, has_quotation
 from rag.generation import TextGenerator, load_generator
 from rag.grounding import GroundedAnswer, ground_answer, merge_windows
 from rag.ingest import IngestReport, ingest_article, ingest_paths
@@ -384,6 +384,13 @@ class Engine:
                 # The model declined beside a sentence that states the asked count or day:
                 # quote it, and check it like any draft.
                 text, cited, declined = f"{quoted[1]} [{quoted[0]}]", [quoted[0]], False
+        elif self.settings.verify and asks_for_wording(q) and not has_quotation(text):
+            # Asked for someone's words, the model paraphrased them: add the sentence quoting
+            # them, checked like the rest.
+            wording = answering_sentence(q, passages)
+            if wording is not None:
+                text = f"{text} {wording[1]} [{wording[0]}]"
+                cited = list(dict.fromkeys([*cited, wording[0]]))
         dropped: list[str] = []
         windows: dict[int, tuple[int, int]] | None = None
         grounded: GroundedAnswer | None = None
@@ -394,8 +401,20 @@ class Engine:
             windows = grounded.windows
             if quoted is not None and not text:
                 declined, dropped = True, []  # the quote failed a check: the model's refusal
+            elif not text and (found := answering_sentence(q, passages)) is not None:
+                # Nothing of the draft survived ("84 sites" where the passage says 84 drones
+                # and 17 sites): the sentence stating the asked count or day, checked the
+                # same way, answers instead; the draft's sentences stay listed in `dropped`.
+                again = ground_answer(f"{found[1]} [{found[0]}]", passages, self.embedder.encode, q)
+                again = require_answer_kind(q, again, passages)
+                if again.text:
+                    grounded = again
+                    text, cited, windows = again.text, again.cited, again.windows
         conflicts = self.conflicts(q, passages, prepared.snapshot)
         if conflicts:
+            passages, conflicts = cite_article_claims(
+                conflicts, passages, prepared.snapshot.documents
+            )
             # The disagreement is read from the articles, so it stands even when the model
             # declined or its draft did not survive the check.
             notes = " ".join(describe(c) for c in conflicts)
@@ -405,8 +424,11 @@ class Engine:
                 # Each side is cited by the sentence that states it.
                 windows = dict(windows or {})
                 for claim in (c for f in conflicts for c in f.claims):
-                    i = passages[claim.passage - 1].sentences.index(claim.unit)
-                    windows[claim.passage] = merge_windows(windows.get(claim.passage), (i, i))
+                    sentences = passages[claim.passage - 1].sentences
+                    i = sentences.index(claim.unit)
+                    # "He has also threatened…" is cited with the sentence that names him.
+                    first = sentences.index(claim.antecedent) if claim.antecedent else i
+                    windows[claim.passage] = merge_windows(windows.get(claim.passage), (first, i))
         elif declined:
             return self._abstain(question, "model_declined", result, started, retrieved, generated)
         elif not text:
@@ -439,8 +461,8 @@ class Engine:
     def conflicts(
         self, question: str, passages: list[Passage], snapshot: Snapshot
     ) -> list[Conflict]:
-        texts = [snapshot.texts[d] for d in {p.document.doc_id for p in passages}]
-        return find_conflicts(question, passages, texts)
+        docs = dict.fromkeys(p.document.doc_id for p in passages)
+        return find_conflicts(question, passages, {d: snapshot.texts[d] for d in docs})
 
     def _conflict_out(
         self, conflict: Conflict, passages: list[Passage], snapshot: Snapshot

@@ -3,10 +3,12 @@
 A 1.5B model sometimes says "The articles don't say." with the answer in front of it, most
 often when the passage words it differently ("How many sites across Ukraine were struck?"
 against "17 sites had been struck nationwide"). For two question forms the answer can be
-recognised without a model: a count of the asked thing, and a day of the week. When a passage
-sentence gives one (a number counting a word the question counts, a weekday the question does
-not already hold) and repeats most of the question's other words, that sentence, quoted whole
-with its citation, replaces the refusal, and then goes through every check a draft does.
+recognised without a model: a count of the asked thing, a day of the week, and the words a
+report quotes. When a passage sentence gives one (a number counting a word the question counts,
+a weekday the question does not already hold, a quotation) and repeats most of the question's
+other words, that sentence, quoted whole with its citation, replaces the refusal, and then
+goes through every check a draft does. A question that asks for someone's words ("What phrase
+did she use?") also gets that sentence beside a draft that only paraphrases them.
 """
 
 from __future__ import annotations
@@ -19,11 +21,23 @@ from rag.facts import content_words, number_bindings, numbers, words
 
 _COUNT_RE = re.compile(r"\bhow many\s+(?P<what>(?:[\w'’-]+\s+){1,4})", re.IGNORECASE)
 _DAY_RE = re.compile(r"\b(?:which|what) day\b", re.IGNORECASE)
+# "What phrase did she use...?", "How did Hegseth describe...?": the answer is the report's words.
+_WORDING_RE = re.compile(
+    r"\bwhat (?:phrase|words?|term|expression|metaphor|comparison)\b"
+    r"|\bhow did\b.{1,80}?\b(?:describe|characteri[sz]e|call)\b",
+    re.IGNORECASE,
+)
+_QUOTED_RE = re.compile(r"[\u201c\"]([^\u201d\"]{3,}?)[\u201d\"]")
 _WEEKDAYS = frozenset(
     ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 )
 # The question's own form words: they say what kind of answer is wanted, not what it is about.
-_FORM_WORDS = frozenset(content_words("how many which what day of the week number"))
+_FORM_WORDS = frozenset(
+    content_words(
+        "how many which what day of the week number phrase word term expression metaphor "
+        "comparison use describe characterise characterize call"
+    )
+)
 
 
 def _counted(question: str) -> set[str]:
@@ -54,7 +68,23 @@ def _reader(question: str) -> Callable[[str], str | None] | None:
             return " ".join(sorted((words(sentence) & _WEEKDAYS) - held)) or None
 
         return day
+    if asks_for_wording(question):
+
+        def quote(sentence: str) -> str | None:
+            return " | ".join(_QUOTED_RE.findall(sentence)) or None
+
+        return quote
     return None
+
+
+def asks_for_wording(question: str) -> bool:
+    """The question asks for a report's own words (a phrase, how someone described something):
+    an answer that paraphrases them has not answered it."""
+    return bool(_WORDING_RE.search(question))
+
+
+def has_quotation(text: str) -> bool:
+    return bool(_QUOTED_RE.search(text))
 
 
 def answering_sentence(

@@ -103,8 +103,13 @@ _STOP = frozenset(
     }
 )
 # Capitalised words that are not names.
-_NOT_NAMES = set(
+NOT_NAMES = frozenset(
     [
+        # Regions as adjectives ("Western peacekeeping plans") name no one.
+        "Western",
+        "Eastern",
+        "Northern",
+        "Southern",
         "The",
         "This",
         "That",
@@ -227,7 +232,7 @@ def misbound(claim: str, evidence: str) -> bool:
 
 
 def names(text: str) -> set[str]:
-    return {m.lower() for m in _NAME_RE.findall(text) if m not in _NOT_NAMES}
+    return {m.lower() for m in _NAME_RE.findall(text) if m not in NOT_NAMES}
 
 
 def content_words(text: str) -> set[str]:

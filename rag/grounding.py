@@ -16,7 +16,7 @@ import numpy as np
 
 from rag.citations import answer_sentences, strip_markers
 from rag.context import Passage
-from rag.facts import content_words, misbound, names, numbers, words
+from rag.facts import NOT_NAMES, content_words, misbound, names, numbers, words
 
 _MARKER_RE = re.compile(r"\[(\d+)\]")
 
@@ -120,6 +120,72 @@ def claim_text(sentence: str) -> str:
     return claim
 
 
+_FULL_NAME_RE = re.compile(r"\b([A-Z][a-z]+) ([A-Z][a-z]+(?:-[A-Z][a-z]+)?)\b")
+# Words that stand before a surname without being a first name: "Foreign Minister Lavrov".
+_BEFORE_SURNAME = frozenset(
+    [
+        "President",
+        "Minister",
+        "Secretary",
+        "Chancellor",
+        "Leader",
+        "General",
+        "Commander",
+        "Envoy",
+        "Ambassador",
+        "Spokesman",
+        "Spokeswoman",
+        "Chief",
+        "Premier",
+        "Prince",
+        "King",
+        "Queen",
+        "Lord",
+        "Lady",
+        "Sir",
+        "Dame",
+        "Mr",
+        "Mrs",
+        "Ms",
+        "Dr",
+        "Senator",
+        "Governor",
+        "Mayor",
+        "Pope",
+        "Colonel",
+        "Captain",
+        "Admiral",
+        "Marshal",
+        "Lieutenant",
+    ]
+)
+
+
+def mend_first_names(claim: str, evidence: str) -> str:
+    """A first name the model got wrong, put right when the passages name only one person
+    with that surname: a 1.5B model writes "Vladimir Lavrov" beside "Sergei Lavrov" (one
+    Vladimir too many in its context), or beside a bare "Lavrov", where the first name it
+    made up is dropped. The surname is the claim; a wrong first name would otherwise sink a
+    sentence the passages support."""
+
+    def mend(m: re.Match[str]) -> str:
+        first, last = m.group(1), m.group(2)
+        if first in _BEFORE_SURNAME or first in NOT_NAMES or m.group(0) in evidence:
+            return m.group(0)
+        given = {
+            f
+            for f in re.findall(rf"\b([A-Z][a-z]+) {re.escape(last)}\b", evidence)
+            if f not in _BEFORE_SURNAME and f not in NOT_NAMES
+        }
+        if len(given) == 1:
+            return f"{given.pop()} {last}"
+        if not given and re.search(rf"\b{re.escape(last)}\b", evidence) and first not in evidence:
+            return last  # the passages say only "Lavrov": the first name was the model's own
+        return m.group(0)
+
+    return _FULL_NAME_RE.sub(mend, claim)
+
+
 def ground_answer(
     answer: str,
     passages: list[Passage],
@@ -135,7 +201,8 @@ def ground_answer(
         n for n in names(question) if all(_has_name(x, in_context) for x in n.split("-"))
     )
     asked = frozenset(content_words(question))
-    claims = [claim_text(s) for s in sentences]
+    everything = " ".join(evidence)
+    claims = [mend_first_names(claim_text(s), everything) for s in sentences]
     vectors = encode(claims + [p.text for p in passages])
     claim_vecs, passage_vecs = vectors[: len(claims)], vectors[len(claims) :]
     sims = claim_vecs @ passage_vecs.T

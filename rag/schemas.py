@@ -60,7 +60,7 @@ class ConflictClaim(BaseModel):
 
 
 class Conflict(BaseModel):
-    kind: Literal["title", "quantity"]
+    kind: Literal["title", "quantity", "actor"]
     topic: str = Field(description='What the reports disagree on, e.g. "UK Prime Minister".')
     claims: list[ConflictClaim]
 

@@ -301,7 +301,7 @@ class Store:
                 kind: self._chroma.get_or_create_collection(
                     self.collection_name(kind),
                     embedding_function=None,
-                    metadata={"hnsw:space": "cosine"},
+                    metadata={"hnsw:space": "cosine", "hnsw:num_threads": 1},
                 )
                 for kind in KINDS
             }

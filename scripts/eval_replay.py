@@ -3,8 +3,9 @@ keep every model draft in a cache keyed by the exact prompt messages.
 
 A second run with the same prompts and context re-uses the drafts and re-scores what changed
 after generation (support check, conflicts, abstention) in seconds instead of minutes; a run
-with a new prompt or new context generates only what is new. Greedy drafts depend a little on
-the KV-cache state, so the numbers that count come from `newsdesk eval`, not from here.
+with a new prompt or new context generates only what is new. A greedy draft is fixed per
+prompt (`rag/prompt_cache.py`), but latency is not measured here and each run builds a fresh
+store, so the numbers that count come from `newsdesk eval`, not from here.
 
     .venv/bin/python scripts/eval_replay.py [--model qwen2.5-coder-0.5b] [--ids q001,q002]
 """

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rag.conflicts import describe, find_conflicts
+from rag.conflicts import cite_article_claims, describe, find_conflicts
 from rag.context import Passage
 from rag.store import DocumentRecord, Unit
 
@@ -34,7 +34,7 @@ SEED_SENTENCES = [
     ("002", "Ukraine reported that it had destroyed 84 drones overnight into Thursday."),
     ("003", "President Donald Trump offered the Russian leader a deal."),
 ]
-ARTICLES = ["US President Donald Trump said so."]
+ARTICLES = {"005": "US President Donald Trump said so."}
 
 
 def test_who_holds_a_title():
@@ -88,3 +88,94 @@ def test_no_conflict_when_not_asked_or_consistent():
 def test_one_article_contradicting_itself_is_not_a_cross_source_conflict():
     passages = _passages([("000", s) for _, s in SEED_SENTENCES[:2]])
     assert find_conflicts("Who is the UK prime minister?", passages, ARTICLES) == []
+
+
+def test_a_title_in_other_words_is_the_same_title():
+    passages = _passages(
+        [
+            ("003", "As the situation develops, UK Defence Secretary John Healey held talks."),
+            ("000", "Allies are prepared, British Defence Secretary John Healey has said."),
+        ]
+    )
+    assert find_conflicts("What title do the reports give John Healey?", passages, {}) == []
+
+
+def test_the_other_side_of_a_title_can_come_from_elsewhere_in_the_articles():
+    passages = _passages([SEED_SENTENCES[2]])  # 002: "Chinese President Vladimir Putin"
+    articles = {
+        "002": "Intro.\nOn the day of the summit, Chinese President Vladimir Putin sent a message.",
+        "001": "Kyiv was hit.\nHe spoke after Russia\u2019s President Vladimir Putin said so. End.",
+    }
+    question = "Which country is Vladimir Putin described as president of?"
+    [conflict] = find_conflicts(question, passages, articles)
+    outside = [c for c in conflict.claims if c.passage == 0]
+    assert [c.value for c in outside] == ["Russia President"]
+    unit = outside[0].unit
+    # An exact span of its article: the sentence, not the paragraph.
+    assert unit.doc_id == "001" and articles["001"][unit.start : unit.end] == unit.text
+    assert unit.text == "He spoke after Russia\u2019s President Vladimir Putin said so."
+
+    docs = {p.document.doc_id: p.document for p in passages}
+    docs["001"] = DocumentRecord("001", "001.txt", None, "h", "Title 001", "001", 1, 0)
+    numbered, [cited] = cite_article_claims([conflict], passages, docs)
+    assert len(numbered) == 2 and numbered[1].sentences == [unit]
+    assert [c.passage for c in cited.claims] == [1, 2]
+    assert "\u201cRussia\u2019s President Vladimir Putin\u201d [2]" in describe(cited)
+
+
+def test_a_possessive_is_a_title_only_for_a_country():
+    passages = _passages(
+        [
+            ("001", "Starmer's Prime Minister Bob Smith spoke."),
+            ("002", "UK Prime Minister Rishi Sunak spoke."),
+        ]
+    )
+    assert find_conflicts("What title does Bob Smith have?", passages, {}) == []
+
+
+WHO = (
+    "Who has threatened to punish the Russian leader for refusing to end the war or meet Zelensky?"
+)
+
+
+def _actor_passages(second: str) -> list[Passage]:
+    first = _passages(
+        [
+            ("001", "As late as Tuesday, Trump said he was “disappointed” in Putin."),
+            (
+                "001",
+                "He has also threatened to punish the Russian leader for the apparent refusal "
+                "to end the war — or even meet Ukraine’s President Volodymyr Zelensky.",
+            ),
+        ]
+    )
+    one = Passage(first[0].document, [first[0].sentences[0], first[1].sentences[0]], 1.0, 0.5)
+    return [one, *_passages([("002", second)])]
+
+
+def test_reports_that_give_one_act_to_different_people():
+    passages = _actor_passages(
+        "Additionally, Putin has vowed to meet with Ukrainian President Volodymyr Zelensky for "
+        "peace talks or to punish the Russian leader for his alleged failure to halt the war."
+    )
+    [conflict] = find_conflicts(WHO, passages, {})
+    assert conflict.kind == "actor"
+    assert [c.value for c in conflict.claims] == ["Trump", "Putin"]
+    # "He" is named by the sentence before it, which is cited with it.
+    assert conflict.claims[0].antecedent == passages[0].sentences[0]
+    assert conflict.claims[0].words.startswith("He has also threatened")
+    text = describe(conflict)
+    assert text.startswith("The reports disagree on who did it: Trump (“He has also")
+    assert "Putin (“Putin has vowed" in text and text.endswith("[2].")
+
+
+def test_one_act_by_the_same_person_or_a_question_not_asking_who_is_no_conflict():
+    same = _actor_passages(
+        "Trump has threatened to punish the Russian leader for refusing to end the war."
+    )
+    assert find_conflicts(WHO, same, {}) == []
+    other = _actor_passages(
+        "Additionally, Putin has vowed to meet with Ukrainian President Volodymyr Zelensky for "
+        "peace talks or to punish the Russian leader for his alleged failure to halt the war."
+    )
+    assert find_conflicts("What did Trump threaten to do to the Russian leader?", other, {}) == []

@@ -206,3 +206,55 @@ def test_a_refusal_stands_when_no_sentence_answers(seeded_engine, question):
     answer = seeded_engine.finish(prepared, "The articles don't say.", 0.0)
     assert not answer.answerable and answer.abstain_reason == "model_declined", answer
     assert not answer.citations and not answer.dropped
+
+
+@pytest.mark.parametrize(
+    ("question", "sides"),
+    [
+        # 002's "Chinese President Vladimir Putin" is in the passages; the other side is in
+        # 000 and 001, outside them, and is cited as an extra numbered passage.
+        ("Which country is Vladimir Putin described as president of?", {"Chinese", "Russia"}),
+        # 001: "He [Trump] has also threatened to punish the Russian leader"; 002 garbles it
+        # into "Putin has vowed ... to punish the Russian leader".
+        (
+            "Who has threatened to punish the Russian leader for refusing to end the war or "
+            "meet Zelensky?",
+            {"Trump", "Putin"},
+        ),
+    ],
+)
+def test_a_disagreement_is_cited_whatever_the_model_said(seeded_engine, question, sides):
+    # Read from the articles, not the model: it stands beside a refusal, with both sides cited.
+    prepared = seeded_engine.prepare(question)
+    answer = seeded_engine.finish(prepared, "The articles don't say.", 0.0)
+    assert answer.answerable, answer
+    [conflict] = answer.conflicts
+    assert len({c.doc_id for c in conflict.claims}) == 2
+    for side in sides:
+        assert side in answer.answer, answer.answer
+    cited = {c.n: c for c in answer.citations}
+    for claim in conflict.claims:
+        assert claim.n in cited and f"[{claim.n}]" in answer.answer
+        raw = seeded_engine.store.document_text(claim.doc_id)
+        assert claim.quote == raw[claim.start : claim.end]
+        # The citation quotes the claim's sentence (and, for "He", the one naming him).
+        assert cited[claim.n].start <= claim.start and claim.end <= cited[claim.n].end
+    assert_citations_are_exact(answer)
+
+
+def test_the_same_title_in_other_words_is_no_disagreement(seeded_engine):
+    # "UK Defence Secretary" (003) and "British Defence Secretary" (000) are one title.
+    prepared = seeded_engine.prepare("What title do the reports give John Healey?")
+    assert seeded_engine.conflicts(prepared.q, prepared.passages, prepared.snapshot) == []
+
+
+def test_a_draft_that_fails_the_check_gives_way_to_the_answering_sentence(seeded_engine):
+    # The 1.5B model's draft with the list-rule prompt: it pins 84 (drones) on the sites.
+    question = "How many sites across Ukraine were struck in the overnight attack into Thursday?"
+    prepared = seeded_engine.prepare(question)
+    draft = "84 sites across Ukraine were struck in the overnight attack into Thursday [1]."
+    answer = seeded_engine.finish(prepared, draft, 0.0)
+    assert answer.answerable and "17 sites" in answer.answer, answer
+    assert answer.dropped == [draft.replace(" [1]", "")]
+    assert len(answer.citations) == 1 and "17 sites" in answer.citations[0].quote
+    assert_citations_are_exact(answer)

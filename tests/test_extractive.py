@@ -3,7 +3,7 @@ The engine path (a declined draft replaced and then checked) is covered at the b
 
 from test_grounding import passage_of as passage
 
-from rag.extractive import answering_sentence
+from rag.extractive import answering_sentence, asks_for_wording, has_quotation
 
 STRIKES = (
     "Ukraine reported that it had destroyed 84 drones overnight into Thursday, but that 17 "
@@ -66,3 +66,20 @@ def test_equally_good_sentences_with_different_answers_give_none():
         1,
         STRIKES,
     )
+
+
+LEYEN = (
+    "European Commission President Ursula von der Leyen called this a “watershed moment,” "
+    "noting that Europe must ensure its own security."
+)
+PACKAGE = "EU leaders endorsed a £670 billion defence package aimed at European security."
+
+
+def test_a_question_asking_for_someones_words_gets_the_sentence_quoting_them():
+    q = "What phrase did Ursula von der Leyen use to describe the EU defence package?"
+    assert asks_for_wording(q) and asks_for_wording("How did Hegseth describe the claims?")
+    assert not asks_for_wording("Which countries refused to send troops?")
+    assert answering_sentence(q, [passage("a", [PACKAGE, LEYEN]), *PASSAGES]) == (1, LEYEN)
+    assert has_quotation(LEYEN) and not has_quotation(PACKAGE)
+    # Nobody's words on the subject are quoted: nothing to add.
+    assert answering_sentence(q, [passage("a", [PACKAGE])]) is None

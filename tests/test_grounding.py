@@ -11,6 +11,7 @@ from rag.facts import content_words
 from rag.grounding import (
     claim_text,
     ground_answer,
+    mend_first_names,
     support_strength,
     support_window,
 )
@@ -316,3 +317,50 @@ def test_the_wording_test_reads_what_the_answer_adds_to_the_question():
         )
         is None
     )
+
+
+LAVROV = passage(
+    "c",
+    "Russian Foreign Minister Sergei Lavrov said such a deployment would mean direct "
+    "involvement. Former Russian President Dmitry Medvedev mocked Macron.",
+)
+
+
+def test_a_wrong_first_name_is_put_right_when_the_surname_names_one_person():
+    g = ground_answer(
+        "The figures who attacked the plans are Dmitry Medvedev and Vladimir Lavrov [1].",
+        [LAVROV],
+        bow,
+    )
+    assert "Sergei Lavrov" in g.text and "Vladimir" not in g.text and not g.dropped
+    assert mend_first_names("Foreign Minister Lavrov objected.", LAVROV.text) == (
+        "Foreign Minister Lavrov objected."
+    )
+    # The passages give the surname alone: the made-up first name goes.
+    bare = "Moscow's response was confrontational, with Lavrov pointing out history."
+    assert mend_first_names("Vladimir Lavrov objected.", bare) == "Lavrov objected."
+    # Two people share the surname: no guess, and the sentence fails the check as it was.
+    two = f"{LAVROV.text} Anna Lavrov, his niece, agreed."
+    assert mend_first_names("Vladimir Lavrov objected.", two) == "Vladimir Lavrov objected."
+
+
+def test_the_q048_draft_survives_once_its_made_up_first_name_goes():
+    # The 1.5B draft for the golden question, against its real top passage (003).
+    q = (
+        "Which Russian figures publicly attacked the Western peacekeeping plans or Macron "
+        "personally?"
+    )
+    ev = passage(
+        "003",
+        "Moscow's response to President Macron's proposal for peacekeeping troops was described "
+        "as “extremely confrontational,” with Lavrov pointing out historical instances where "
+        "previous French leaders had explicitly stated intentions to conquer Russia. "
+        "Additionally, former Russian President Dmitry Medvedev derided Macron on social media.",
+    )
+    draft = (
+        "The Russian figures who publicly attacked the Western peacekeeping plans or Macron "
+        "personally are Dmitry Medvedev and Vladimir Lavrov [1]."
+    )
+    g = ground_answer(draft, [ev], bow, q)
+    assert not g.dropped, g.dropped
+    assert g.text.endswith("are Dmitry Medvedev and Lavrov [1].")
