@@ -1,11 +1,14 @@
 """Notice when the passages behind an answer disagree on the fact that was asked.
 
-News rewrites disagree in two checkable ways: who holds a title ("UK Prime Minister Rishi
+News rewrites disagree in three checkable ways: who holds a title ("UK Prime Minister Rishi
 Sunak" in one report, "Prime Minister Sir Keir Starmer" in another; "Chinese President Vladimir
-Putin" against "Russian President Vladimir Putin") and how many of something there were ("over
-500 drones" against "84 drones"). Both are read from the article text itself, never from the
-model, and only reported when the question asks about that title, person or quantity, so an
-unrelated answer is not cluttered with disagreements nobody asked about.
+Putin" against "Russian President Vladimir Putin"), how many of something there were ("over
+500 drones" against "84 drones"), and who did something ("He [Trump] has also threatened to
+punish the Russian leader" against "Putin has vowed ... to punish the Russian leader"). All are
+read from the article text itself, never from the model, and only reported when the question
+asks about that title, person, quantity or act, so an unrelated answer is not cluttered with
+disagreements nobody asked about. For a person's title the other side may be elsewhere in an
+article the passages came from; its sentence is then cited as an extra numbered passage.
 """
 
 from __future__ import annotations
@@ -338,21 +341,12 @@ def article_units(articles: Mapping[str, str]) -> list[tuple[int, Unit]]:
     for doc_id, text in articles.items():
         offset = 0
         for i, line in enumerate(text.split("\n")):
-            if line.strip():
-                for s in split_sentences(text, Span(offset, offset + len(line)), i):
-                    units.append(
-                        (
-                            0,
-                            Unit(
-                                f"{doc_id}@{s.start}",
-                                doc_id,
-                                i,
-                                s.start,
-                                s.end,
-                                text[s.start : s.end],
-                            ),
-                        )
-                    )
+            spans = (
+                split_sentences(text, Span(offset, offset + len(line)), i) if line.strip() else []
+            )
+            for s in spans:
+                unit_id = f"{doc_id}@{s.start}"
+                units.append((0, Unit(unit_id, doc_id, i, s.start, s.end, text[s.start : s.end])))
             offset += len(line) + 1
     return units
 

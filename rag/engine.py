@@ -403,8 +403,8 @@ class Engine:
                 declined, dropped = True, []  # the quote failed a check: the model's refusal
             elif not text and (found := answering_sentence(q, passages)) is not None:
                 # Nothing of the draft survived ("84 sites" where the passage says 84 drones
-                # and 17 sites): the sentence stating the asked count or day, checked the
-                # same way, answers instead; the draft's sentences stay listed in `dropped`.
+                # and 17 sites): the sentence giving the asked count, day or words, checked
+                # the same way, answers instead; the draft's sentences stay in `dropped`.
                 again = ground_answer(f"{found[1]} [{found[0]}]", passages, self.embedder.encode, q)
                 again = require_answer_kind(q, again, passages)
                 if again.text:

@@ -2,13 +2,14 @@
 
 A 1.5B model sometimes says "The articles don't say." with the answer in front of it, most
 often when the passage words it differently ("How many sites across Ukraine were struck?"
-against "17 sites had been struck nationwide"). For two question forms the answer can be
+against "17 sites had been struck nationwide"). For three question forms the answer can be
 recognised without a model: a count of the asked thing, a day of the week, and the words a
 report quotes. When a passage sentence gives one (a number counting a word the question counts,
 a weekday the question does not already hold, a quotation) and repeats most of the question's
 other words, that sentence, quoted whole with its citation, replaces the refusal, and then
-goes through every check a draft does. A question that asks for someone's words ("What phrase
-did she use?") also gets that sentence beside a draft that only paraphrases them.
+goes through every check a draft does; so it does for a draft none of whose sentences survived
+the check. A question that asks for someone's words ("What phrase did she use?") also gets that
+sentence beside a draft that only paraphrases them.
 """
 
 from __future__ import annotations
