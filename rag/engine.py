@@ -377,7 +377,7 @@ class Engine:
         started, retrieved = prepared.started, prepared.retrieved
         text, cited = normalise_markers(draft, len(passages))
         declined = not text or is_abstention(text)
-        quoted = None
+        quoted = wording = None
         if declined and self.settings.verify:
             quoted = answering_sentence(q, passages)
             if quoted is not None:
@@ -401,10 +401,11 @@ class Engine:
             windows = grounded.windows
             if quoted is not None and not text:
                 declined, dropped = True, []  # the quote failed a check: the model's refusal
-            elif not text and (found := answering_sentence(q, passages)) is not None:
+            elif not text and wording is None and (found := answering_sentence(q, passages)):
                 # Nothing of the draft survived ("84 sites" where the passage says 84 drones
                 # and 17 sites): the sentence giving the asked count, day or words, checked
-                # the same way, answers instead; the draft's sentences stay in `dropped`.
+                # the same way, answers instead; the draft's sentences stay in `dropped`. A
+                # wording sentence added above was already checked with the draft.
                 again = ground_answer(f"{found[1]} [{found[0]}]", passages, self.embedder.encode, q)
                 again = require_answer_kind(q, again, passages)
                 if again.text:
