@@ -9,7 +9,7 @@ from typing import Any
 
 from rag.context import Passage
 from rag.schemas import Citation, SourcePassage, SourceSpan
-from rag.store import DocumentRecord, Store
+from rag.store import DocumentRecord, Store, Unit
 
 # [1], [1, 2], [1][2], [1-2] and the like.
 _MARKER_RE = re.compile(r"\[\s*(\d+(?:\s*(?:,|;|-|–|and)\s*\d+)*)\s*\]")
@@ -83,12 +83,20 @@ class Snapshot:
 
     texts: dict[str, str]
     documents: dict[str, DocumentRecord]
+    # The stored sentence units of the passages' own articles: what the conflict check reads
+    # beyond the passages, split exactly as ingest split them (no headline or "Source:" line).
+    sentences: dict[str, list[Unit]]
 
 
 def take_snapshot(passages: list[Passage], store: Store) -> Snapshot:
-    ids = {p.document.doc_id for p in passages} | {a.doc_id for p in passages for a in p.also_in}
+    own = {p.document.doc_id for p in passages}
+    ids = own | {a.doc_id for p in passages for a in p.also_in}
     documents = store.get_documents(ids)
-    return Snapshot({d: store.document_text(d) for d in documents}, documents)
+    return Snapshot(
+        {d: store.document_text(d) for d in documents},
+        documents,
+        {d: store.document_units("sentences", d) for d in own if d in documents},
+    )
 
 
 def span_fields(doc: DocumentRecord, start: int, end: int, snapshot: Snapshot) -> dict[str, Any]:

@@ -17,12 +17,11 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
-from rag.chunking import split_sentences
 from rag.context import Passage
 from rag.facts import content_words, words
-from rag.loading import Span
 from rag.store import DocumentRecord, Unit
 
+_TITLE_WORDS = frozenset(["title", "described", "role", "position", "job"])
 _ROLES = (
     "Prime Minister",
     "Foreign Minister",
@@ -135,6 +134,12 @@ def _distinct(claims: list[Claim], key) -> list[Claim]:
     return list(seen.values())
 
 
+def _asks_about_titles(question: str) -> bool:
+    """The question names a role ("Who is the UK prime minister?") or asks for a title."""
+    q = question.lower()
+    return bool(set(re.findall(r"[a-z]+", q)) & _TITLE_WORDS) or any(r.lower() in q for r in _ROLES)
+
+
 def _title_conflicts(
     question: str, titles: list[_Title], known: list[_Title] | None = None
 ) -> list[Conflict]:
@@ -183,10 +188,7 @@ def _title_conflicts(
                 )
 
     # What title a person holds: the question names the person and asks about a title.
-    asks_title = bool(q_words & {"title", "described", "role", "position", "job"}) or any(
-        r.lower() in q for r in _ROLES
-    )
-    if asks_title:
+    if _asks_about_titles(question):
         for t in titles:
             topic = f"{t.person}'s title"
             if not (t.person_words & q_words) or any(c.topic == topic for c in conflicts):
@@ -334,34 +336,20 @@ def _actor_conflicts(question: str, units: list[tuple[int, Unit]]) -> list[Confl
     return []
 
 
-def article_units(articles: Mapping[str, str]) -> list[tuple[int, Unit]]:
-    """Every sentence of the given articles (doc_id -> text) as exact spans, numbered 0: read
-    for what the passages leave out, and cited only once the engine gives them a number."""
-    units: list[tuple[int, Unit]] = []
-    for doc_id, text in articles.items():
-        offset = 0
-        for i, line in enumerate(text.split("\n")):
-            spans = (
-                split_sentences(text, Span(offset, offset + len(line)), i) if line.strip() else []
-            )
-            for s in spans:
-                unit_id = f"{doc_id}@{s.start}"
-                units.append((0, Unit(unit_id, doc_id, i, s.start, s.end, text[s.start : s.end])))
-            offset += len(line) + 1
-    return units
-
-
 def find_conflicts(
-    question: str, passages: list[Passage], articles: Mapping[str, str] | None = None
+    question: str, passages: list[Passage], articles: Mapping[str, list[Unit]] | None = None
 ) -> list[Conflict]:
     """Disagreements on the asked fact among the numbered passages (sentence by sentence).
 
-    `articles` (doc_id -> text, the passages' own articles) are read for context: that the
-    "President Donald Trump" of one passage is "US President Donald Trump" elsewhere, and for
-    the other side of a disagreement about a person's title that no passage shows. A claim
-    read from there has passage 0: the caller adds its sentence as a numbered passage."""
+    `articles` (doc_id -> stored sentence units of the passages' own articles) are read for
+    context: that the "President Donald Trump" of one passage is "US President Donald Trump"
+    elsewhere, and for the other side of a disagreement about a person's title that no passage
+    shows. A claim read from there has passage 0: the caller adds its sentence as a numbered
+    passage. They are read only for a question about a title or a role."""
     units = [(n, u) for n, p in enumerate(passages, start=1) for u in p.sentences]
-    known = _titles(article_units(articles)) if articles is not None else None
+    known = None
+    if articles is not None and _asks_about_titles(question):
+        known = _titles([(0, u) for doc_units in articles.values() for u in doc_units])
     conflicts = _title_conflicts(question, _titles(units), known)
     conflicts += _quantity_conflicts(question, units)
     conflicts += _actor_conflicts(question, units)
@@ -375,7 +363,8 @@ def cite_article_claims(
     """Each claim read outside the passages (passage 0) gets its sentence as a numbered passage
     after the others, so every side of a disagreement is cited like any source."""
     numbered = list(passages)
-    given: dict[str, int] = {}
+    # A sentence some passage already shows keeps that passage's number.
+    given = {u.unit_id: n for n, p in enumerate(passages, start=1) for u in p.sentences}
     out = []
     for conflict in conflicts:
         claims = []

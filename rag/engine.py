@@ -29,7 +29,7 @@ from rag.conflicts import Conflict, cite_article_claims, describe, find_conflict
 from rag.context import Passage, assemble_context
 from rag.embedding import Embedder
 from rag.errors import BadQuestion, Cancelled, EmptyStore, UnknownDocuments
-from rag.extractive import answering_sentence, asks_for_wording, has_quotation
+from rag.extractive import answering_sentence, incomplete, outlet_answer
 from rag.generation import TextGenerator, load_generator
 from rag.grounding import GroundedAnswer, ground_answer, merge_windows
 from rag.ingest import IngestReport, ingest_article, ingest_paths
@@ -379,14 +379,14 @@ class Engine:
         declined = not text or is_abstention(text)
         quoted = wording = None
         if declined and self.settings.verify:
-            quoted = answering_sentence(q, passages)
+            quoted = answering_sentence(q, passages) or outlet_answer(q, passages)
             if quoted is not None:
-                # The model declined beside a sentence that states the asked count or day:
-                # quote it, and check it like any draft.
+                # The model declined beside a sentence that states the asked count or day (or
+                # a passage header naming the asked outlet): quote it, check it like any draft.
                 text, cited, declined = f"{quoted[1]} [{quoted[0]}]", [quoted[0]], False
-        elif self.settings.verify and asks_for_wording(q) and not has_quotation(text):
-            # Asked for someone's words, the model paraphrased them: add the sentence quoting
-            # them, checked like the rest.
+        elif self.settings.verify and incomplete(q, text):
+            # Asked for someone's words, the model paraphrased them (or asked for dollars, it
+            # gave pounds): add the sentence that has them, checked like the rest.
             wording = answering_sentence(q, passages)
             if wording is not None:
                 text = f"{text} {wording[1]} [{wording[0]}]"
@@ -463,7 +463,7 @@ class Engine:
         self, question: str, passages: list[Passage], snapshot: Snapshot
     ) -> list[Conflict]:
         docs = dict.fromkeys(p.document.doc_id for p in passages)
-        return find_conflicts(question, passages, {d: snapshot.texts[d] for d in docs})
+        return find_conflicts(question, passages, {d: snapshot.sentences[d] for d in docs})
 
     def _conflict_out(
         self, conflict: Conflict, passages: list[Passage], snapshot: Snapshot

@@ -229,10 +229,22 @@ def ground_answer(
             }
         )
         if not alone and cited:
-            joint = " ".join(evidence[n - 1] for n in cited)
-            best = float(max(sims[i, n - 1] for n in cited))
-            if support_strength(claim, joint, best, given=given, asked=asked) is not None:
-                alone = cited
+
+            def jointly(ns: list[int], i: int = i, claim: str = claim) -> bool:
+                joint = " ".join(evidence[n - 1] for n in ns)
+                best = float(max(sims[i, n - 1] for n in ns))
+                return support_strength(claim, joint, best, given=given, asked=asked) is not None
+
+            if jointly(cited):
+                # Only the citations the support needs: one that adds nothing the others lack
+                # (a passage on deploying troops beside the ones on refusing them) goes,
+                # least similar first.
+                needed = list(cited)
+                for n in sorted(cited, key=lambda n: float(sims[i, n - 1])):
+                    rest = [m for m in needed if m != n]
+                    if rest and jointly(rest):
+                        needed = rest
+                alone = needed
         if not alone:
             # Re-cite: the passage that best supports the sentence, if any does.
             order = np.argsort(-sims[i])

@@ -37,6 +37,7 @@ _GROUPS = [
     ("money", "funds", "billion", "million", "worth", "value", "cost"),
     ("says", "said", "stated", "told", "warned", "noted"),
     ("willing", "willingness", "ready", "prepared"),
+    ("lead", "leads", "leading", "led", "spearhead", "spearheads", "spearheading", "spearheaded"),
 ]
 _INDEX: dict[str, tuple[str, ...]] = {}
 for group in _GROUPS:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rag.conflicts import cite_article_claims, describe, find_conflicts
+from rag.conflicts import Claim, Conflict, cite_article_claims, describe, find_conflicts
 from rag.context import Passage
 from rag.store import DocumentRecord, Unit
 
@@ -34,7 +34,19 @@ SEED_SENTENCES = [
     ("002", "Ukraine reported that it had destroyed 84 drones overnight into Thursday."),
     ("003", "President Donald Trump offered the Russian leader a deal."),
 ]
-ARTICLES = {"005": "US President Donald Trump said so."}
+
+
+def _article(doc_id: str, sentences: list[str]) -> tuple[str, list[Unit]]:
+    """An article's text and its sentence units, as ingest stores them (exact spans)."""
+    text, units = "", []
+    for i, sentence in enumerate(sentences):
+        start = len(text)
+        text += sentence + " "
+        units.append(Unit(f"{doc_id}~s{i}", doc_id, i, start, start + len(sentence), sentence))
+    return text, units
+
+
+ARTICLES = {"005": _article("005", ["US President Donald Trump said so."])[1]}
 
 
 def test_who_holds_a_title():
@@ -102,17 +114,22 @@ def test_a_title_in_other_words_is_the_same_title():
 
 def test_the_other_side_of_a_title_can_come_from_elsewhere_in_the_articles():
     passages = _passages([SEED_SENTENCES[2]])  # 002: "Chinese President Vladimir Putin"
-    articles = {
-        "002": "Intro.\nOn the day of the summit, Chinese President Vladimir Putin sent a message.",
-        "001": "Kyiv was hit.\nHe spoke after Russia\u2019s President Vladimir Putin said so. End.",
-    }
+    text_002, units_002 = _article(
+        "002",
+        ["Intro.", "On the day of the summit, Chinese President Vladimir Putin sent a message."],
+    )
+    text_001, units_001 = _article(
+        "001",
+        ["Kyiv was hit.", "He spoke after Russia\u2019s President Vladimir Putin said so.", "End."],
+    )
+    articles = {"002": units_002, "001": units_001}
     question = "Which country is Vladimir Putin described as president of?"
     [conflict] = find_conflicts(question, passages, articles)
     outside = [c for c in conflict.claims if c.passage == 0]
     assert [c.value for c in outside] == ["Russia President"]
     unit = outside[0].unit
     # An exact span of its article: the sentence, not the paragraph.
-    assert unit.doc_id == "001" and articles["001"][unit.start : unit.end] == unit.text
+    assert unit.doc_id == "001" and text_001[unit.start : unit.end] == unit.text
     assert unit.text == "He spoke after Russia\u2019s President Vladimir Putin said so."
 
     docs = {p.document.doc_id: p.document for p in passages}
@@ -179,3 +196,24 @@ def test_one_act_by_the_same_person_or_a_question_not_asking_who_is_no_conflict(
         "peace talks or to punish the Russian leader for his alleged failure to halt the war."
     )
     assert find_conflicts("What did Trump threaten to do to the Russian leader?", other, {}) == []
+
+
+class _Unread(dict):
+    def values(self):
+        raise AssertionError("the articles were read for a question about no title")
+
+
+def test_articles_are_read_only_for_a_question_about_a_title():
+    passages = _passages(SEED_SENTENCES[5:7])  # 500 drones launched, 84 destroyed
+    [conflict] = find_conflicts("How many drones were in the attack?", passages, _Unread())
+    assert conflict.kind == "quantity"
+
+
+def test_a_sentence_a_passage_shows_keeps_its_number():
+    text, units = _article("001", ["Russia\u2019s President Vladimir Putin said so."])
+    doc = DocumentRecord("001", "001.txt", None, "h", "Title 001", "001", 1, 0)
+    passages = [*_passages([SEED_SENTENCES[2]]), Passage(doc, units, 0.5, 0.5)]
+    claim = Claim("Russia President", 0, units[0], "Russia\u2019s President Vladimir Putin")
+    conflict = Conflict("title", "Vladimir Putin's title", [claim])
+    numbered, [cited] = cite_article_claims([conflict], passages, {"001": doc})
+    assert len(numbered) == 2 and cited.claims[0].passage == 2

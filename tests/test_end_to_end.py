@@ -258,3 +258,47 @@ def test_a_draft_that_fails_the_check_gives_way_to_the_answering_sentence(seeded
     assert answer.dropped == [draft.replace(" [1]", "")]
     assert len(answer.citations) == 1 and "17 sites" in answer.citations[0].quote
     assert_citations_are_exact(answer)
+
+
+@pytest.mark.parametrize(
+    ("question", "draft", "needed"),
+    [
+        (
+            "How much in confiscated Russian assets did the UK pass on for Ukraine's military "
+            "supplies, in pounds and in dollars?",
+            "The UK passed £1 billion in confiscated Russian assets today [1].",
+            "$1.24 billion",
+        ),
+        (
+            "What three areas did Healey say Ukraine's allies would help make safe or secure "
+            "once peace is reached?",
+            "The UK and its international partners are prepared to support Ukraine [1].",
+            "the seas safe",
+        ),
+    ],
+)
+def test_a_draft_leaving_out_an_asked_part_gets_the_sentence_with_it(
+    seeded_engine, question, draft, needed
+):
+    # The 1.5B model's drafts: pounds without the dollars asked for; a paraphrase of the
+    # wrong sentence where Healey's words were asked for.
+    prepared = seeded_engine.prepare(question)
+    answer = seeded_engine.finish(prepared, draft, 0.0)
+    assert answer.answerable and needed in answer.answer, answer
+    assert any(needed in c.quote for c in answer.citations)
+    assert_citations_are_exact(answer)
+
+
+def test_a_refusal_to_name_the_outlet_of_a_report_gives_the_outlet_from_its_header(
+    seeded_engine,
+):
+    # The 1.5B model declines, although each passage is headed with its outlet.
+    question = (
+        "Which news agency is credited as the source of the report on the Altius drone deal "
+        "and the EU defence package?"
+    )
+    prepared = seeded_engine.prepare(question)
+    answer = seeded_engine.finish(prepared, "The articles don't say.", 0.0)
+    assert answer.answerable and "Noah Wire Services" in answer.answer, answer
+    assert {c.outlet for c in answer.citations} == {"Noah Wire Services"}
+    assert_citations_are_exact(answer)

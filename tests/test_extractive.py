@@ -1,9 +1,17 @@
 """Finding the answering sentence without the model, on the seed articles' own sentences.
 The engine path (a declined draft replaced and then checked) is covered at the bottom."""
 
+from dataclasses import replace
+
 from test_grounding import passage_of as passage
 
-from rag.extractive import answering_sentence, asks_for_wording, has_quotation
+from rag.extractive import (
+    answering_sentence,
+    asks_for_wording,
+    has_quotation,
+    incomplete,
+    outlet_answer,
+)
 
 STRIKES = (
     "Ukraine reported that it had destroyed 84 drones overnight into Thursday, but that 17 "
@@ -83,3 +91,78 @@ def test_a_question_asking_for_someones_words_gets_the_sentence_quoting_them():
     assert has_quotation(LEYEN) and not has_quotation(PACKAGE)
     # Nobody's words on the subject are quoted: nothing to add.
     assert answering_sentence(q, [passage("a", [PACKAGE])]) is None
+
+
+HEALEY = (
+    "Speaking to the BBC during a visit to Kyiv, Healey said Ukraine’s allies were ready to "
+    '"help make the skies safe, to make the seas safe, and to secure the land" once peace is '
+    "achieved."
+)
+SUPPORT = (
+    "The United Kingdom and its international partners are prepared to support Ukraine, "
+    "British Defence Secretary John Healey has said."
+)
+
+
+def test_what_someone_said_is_asked_for_in_their_words():
+    q = (
+        "What three areas did Healey say Ukraine's allies would help make safe or secure once "
+        "peace is reached?"
+    )
+    assert asks_for_wording(q) and asks_for_wording("What did Zelensky tell EU leaders?")
+    assert not asks_for_wording("What did the UK pass on to Ukraine?")
+    assert answering_sentence(q, [passage("a", [SUPPORT]), passage("b", [HEALEY])]) == (2, HEALEY)
+    # The draft that paraphrased something else leaves the asked words out.
+    assert incomplete(q, SUPPORT + " [1]") and not incomplete(q, HEALEY + " [2]")
+
+
+ASSETS = (
+    "This explains why we passed £1 billion ($1.24 billion) in confiscated Russian assets "
+    "today, which were then recycled into military supplies and equipment for Ukraine."
+)
+ALTIUS = "The drones represent a £30 million investment supported by the International Fund."
+
+
+def test_an_amount_asked_in_two_currencies():
+    q = (
+        "How much in confiscated Russian assets did the UK pass on for Ukraine's military "
+        "supplies, in pounds and in dollars?"
+    )
+    assert incomplete(q, "The UK passed £1 billion in confiscated Russian assets [1].")
+    assert not incomplete(q, "The UK passed £1 billion ($1.24 billion) [1].")
+    assert not incomplete("How much was the Altius deal worth?", "£30 million [1].")
+    assert answering_sentence(q, [passage("a", [ALTIUS]), passage("b", [ASSETS])]) == (2, ASSETS)
+    # A sentence with pounds only is not the one that has the dollars.
+    assert (
+        answering_sentence(q, [passage("a", [ALTIUS, ASSETS.replace(" ($1.24 billion)", "")])])
+        is None
+    )
+
+
+def _from(outlet: str | None, doc_id: str, sentences: list[str]):
+    p = passage(doc_id, sentences)
+    return replace(p, document=replace(p.document, outlet=outlet))
+
+
+ALTIUS_DEAL = (
+    "The UK has entered into an agreement with Anduril Industries to supply Ukraine with "
+    "advanced attack drones, namely the Altius 600m and Altius 700m systems."
+)
+EU_PACKAGE = "EU leaders endorsed a £670 billion defence package aimed at European security."
+BBC_DEAL = "The UK announced a substantial missile deal and will provide attack drones."
+
+
+def test_the_outlet_of_a_report_is_read_from_its_header():
+    q = (
+        "Which news agency is credited as the source of the report on the Altius drone deal "
+        "and the EU defence package?"
+    )
+    noah = _from("Noah Wire Services", "003", [ALTIUS_DEAL, EU_PACKAGE])
+    bbc = _from("BBC", "004", [BBC_DEAL, EU_PACKAGE])
+    assert outlet_answer(q, [bbc, noah]) == (2, "The report is from Noah Wire Services.")
+    # Only the article that names the Altius deal is the report meant; without it, no answer.
+    assert outlet_answer(q, [bbc]) is None
+    # An article of unknown outlet names none.
+    assert outlet_answer(q, [_from(None, "003", [ALTIUS_DEAL, EU_PACKAGE])]) is None
+    # Other questions are left to the model.
+    assert outlet_answer("Which company will supply the Altius drones?", [noah]) is None

@@ -364,3 +364,14 @@ def test_the_q048_draft_survives_once_its_made_up_first_name_goes():
     g = ground_answer(draft, [ev], bow, q)
     assert not g.dropped, g.dropped
     assert g.text.endswith("are Dmitry Medvedev and Lavrov [1].")
+
+
+def test_support_needing_several_citations_keeps_only_those_it_needs():
+    passages = [
+        passage("a", "Germany has ruled out sending troops to Ukraine for now."),
+        passage("b", "European troops could be deployed to Ukraine to deter Russia."),
+        passage("c", "Italy has ruled out sending troops, its prime minister said."),
+    ]
+    # No passage names both countries; 1 and 3 together do, and 2 states no refusal.
+    g = ground_answer("Germany and Italy ruled out sending troops [1][2][3].", passages, bow)
+    assert g.sentences[0].cited == [1, 3] and g.cited == [1, 3]
