@@ -85,17 +85,20 @@ class Snapshot:
     documents: dict[str, DocumentRecord]
     # The stored sentence units of the passages' own articles: what the conflict check reads
     # beyond the passages, split exactly as ingest split them (no headline or "Source:" line).
+    # Empty unless asked for: only a question about a title or role reads them.
     sentences: dict[str, list[Unit]]
 
 
-def take_snapshot(passages: list[Passage], store: Store) -> Snapshot:
-    own = {p.document.doc_id for p in passages}
-    ids = own | {a.doc_id for p in passages for a in p.also_in}
+def take_snapshot(passages: list[Passage], store: Store, sentences: bool = False) -> Snapshot:
+    own = dict.fromkeys(p.document.doc_id for p in passages)
+    ids = set(own) | {a.doc_id for p in passages for a in p.also_in}
     documents = store.get_documents(ids)
     return Snapshot(
         {d: store.document_text(d) for d in documents},
         documents,
-        {d: store.document_units("sentences", d) for d in own if d in documents},
+        {d: store.document_units("sentences", d) for d in own if d in documents}
+        if sentences
+        else {},
     )
 
 

@@ -134,8 +134,9 @@ def _distinct(claims: list[Claim], key) -> list[Claim]:
     return list(seen.values())
 
 
-def _asks_about_titles(question: str) -> bool:
-    """The question names a role ("Who is the UK prime minister?") or asks for a title."""
+def asks_about_titles(question: str) -> bool:
+    """The question names a role ("Who is the UK prime minister?") or asks for a title: only
+    then are the passages' whole articles read (`find_conflicts`' `articles`)."""
     q = question.lower()
     return bool(set(re.findall(r"[a-z]+", q)) & _TITLE_WORDS) or any(r.lower() in q for r in _ROLES)
 
@@ -188,7 +189,7 @@ def _title_conflicts(
                 )
 
     # What title a person holds: the question names the person and asks about a title.
-    if _asks_about_titles(question):
+    if asks_about_titles(question):
         for t in titles:
             topic = f"{t.person}'s title"
             if not (t.person_words & q_words) or any(c.topic == topic for c in conflicts):
@@ -348,7 +349,7 @@ def find_conflicts(
     passage. They are read only for a question about a title or a role."""
     units = [(n, u) for n, p in enumerate(passages, start=1) for u in p.sentences]
     known = None
-    if articles is not None and _asks_about_titles(question):
+    if articles is not None and asks_about_titles(question):
         known = _titles([(0, u) for doc_units in articles.values() for u in doc_units])
     conflicts = _title_conflicts(question, _titles(units), known)
     conflicts += _quantity_conflicts(question, units)

@@ -25,7 +25,13 @@ from rag.citations import (
     take_snapshot,
 )
 from rag.config import Settings
-from rag.conflicts import Conflict, cite_article_claims, describe, find_conflicts
+from rag.conflicts import (
+    Conflict,
+    asks_about_titles,
+    cite_article_claims,
+    describe,
+    find_conflicts,
+)
 from rag.context import Passage, assemble_context
 from rag.embedding import Embedder
 from rag.errors import BadQuestion, Cancelled, EmptyStore, UnknownDocuments
@@ -308,7 +314,7 @@ class Engine:
                 now = time.perf_counter()
                 return self._abstain(question, "no_relevant_passages", result, started, now)
             passages = self.context(result)
-            snapshot = take_snapshot(passages, self.store)
+            snapshot = take_snapshot(passages, self.store, sentences=asks_about_titles(q))
         messages = self.prompts.messages(q, self.render_passages(passages))
         return Prepared(
             question, q, result, passages, messages, started, time.perf_counter(), snapshot
@@ -462,8 +468,7 @@ class Engine:
     def conflicts(
         self, question: str, passages: list[Passage], snapshot: Snapshot
     ) -> list[Conflict]:
-        docs = dict.fromkeys(p.document.doc_id for p in passages)
-        return find_conflicts(question, passages, {d: snapshot.sentences[d] for d in docs})
+        return find_conflicts(question, passages, snapshot.sentences)
 
     def _conflict_out(
         self, conflict: Conflict, passages: list[Passage], snapshot: Snapshot
