@@ -407,7 +407,11 @@ class Engine:
             windows = grounded.windows
             if quoted is not None and not text:
                 declined, dropped = True, []  # the quote failed a check: the model's refusal
-            elif not text and wording is None and (found := answering_sentence(q, passages)):
+            elif (
+                not text
+                and wording is None
+                and (found := answering_sentence(q, passages) or outlet_answer(q, passages))
+            ):
                 # Nothing of the draft survived ("84 sites" where the passage says 84 drones
                 # and 17 sites): the sentence giving the asked count, day or words, checked
                 # the same way, answers instead; the draft's sentences stay in `dropped`. A

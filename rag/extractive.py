@@ -2,16 +2,18 @@
 
 A 1.5B model sometimes says "The articles don't say." with the answer in front of it, most
 often when the passage words it differently ("How many sites across Ukraine were struck?"
-against "17 sites had been struck nationwide"). For four question forms the answer can be
+against "17 sites had been struck nationwide"). For five question forms the answer can be
 recognised without a model: a count of the asked thing, a day of the week, the words a report
-quotes, and an amount in each currency asked for. When a passage sentence gives one (a number
-counting a word the question counts, a weekday the question does not already hold, a
-quotation, "£1 billion ($1.24 billion)") and repeats most of the question's other words, that
+quotes, an amount in each currency asked for, and the news organisation someone spoke to.
+When a passage sentence gives one (a number counting a word the question counts, a weekday
+the question does not already hold, a quotation, "£1 billion ($1.24 billion)", "CBS News")
+and repeats most of the question's other words, that
 sentence, quoted whole with its citation, replaces the refusal, and then goes through every
 check a draft does; so it does for a draft none of whose sentences survived the check. A draft
 that leaves out a part the question's form asks for gets that sentence beside it: someone's own
 words ("What phrase did she use?", "What did Healey say…?") when the draft only paraphrases
-them, an amount in each currency named ("in pounds and in dollars") when it gives one.
+them, an amount in each currency named ("in pounds and in dollars") when it gives one, the
+network asked for when it names none.
 """
 
 from __future__ import annotations
@@ -48,7 +50,8 @@ _FORM_WORDS = frozenset(
     content_words(
         "how many which what day of the week number phrase word term expression metaphor "
         "comparison use describe characterise characterize call say ask tell much dollars "
-        "pounds euros"
+        "pounds euros television tv radio network channel broadcaster newspaper news agency "
+        "outlet organisation organization station"
     )
 )
 
@@ -96,7 +99,32 @@ def _reader(question: str) -> Callable[[str], str | None] | None:
             return " | ".join(_QUOTED_RE.findall(sentence)) or None
 
         return quote
+    if asks_for_media(question):
+        held = names(question)
+
+        def media(sentence: str) -> str | None:
+            found = (m.group(0) for m in _MEDIA_NAME_RE.finditer(sentence))
+            return " | ".join(sorted({m for m in found if not names(m) <= held})) or None
+
+        return media
     return None
+
+
+# "To which television network did Trump say…?", "Which newspaper did she tell…?": the answer
+# is a news organisation a sentence names, not the outlet that carried the report.
+_MEDIA_Q_RE = re.compile(
+    r"\b(?:which|what)\s+(?:[\w-]+\s+){0,2}?(?:broadcaster|newspaper|(?:television|tv|radio|"
+    r"cable|news|media)\s+(?:network|channel|station|outlet|agency|organi[sz]ation))s?\b",
+    re.IGNORECASE,
+)
+# A news organisation's name: a capitalised name ending in a media word ("CBS News", "Sky
+# News", "The Washington Post"), or one of the agencies and broadcasters known by one word.
+_MEDIA_NAME_RE = re.compile(
+    r"\b(?:[A-Z][\w&'’.-]*\s+){1,3}(?:News|Times|Post|Journal|Telegraph|Guardian|Herald|"
+    r"Tribune|Gazette|Radio|Television|TV|Network|Channel|Broadcasting|Press|Wire Services?)\b"
+    r"|\b(?:BBC|CNN|CBS|NBC|ABC|ITV|NPR|PBS|AFP|Reuters|Bloomberg|Politico|Al Jazeera|TASS|"
+    r"Interfax|Ukrinform|Euronews)\b"
+)
 
 
 # "Which news agency is credited as the source of the report on…?": the answer is an outlet.
@@ -159,6 +187,11 @@ def asks_for_wording(question: str) -> bool:
     return bool(_WORDING_RE.search(question))
 
 
+def asks_for_media(question: str) -> bool:
+    """The question asks which news organisation someone spoke to or was reported by."""
+    return bool(_MEDIA_Q_RE.search(question))
+
+
 def has_quotation(text: str) -> bool:
     return bool(_QUOTED_RE.search(text))
 
@@ -170,9 +203,12 @@ def asked_currencies(question: str) -> list[str]:
 
 def incomplete(question: str, answer: str) -> bool:
     """The answer leaves out a part the question's form asks for: someone's own words (it only
-    paraphrases them) or an amount in a currency the question names. Such an answer gets the
+    paraphrases them), the news organisation asked for, or an amount in a currency the question
+    names. Such an answer gets the
     passage sentence that has the missing part beside it."""
     if asks_for_wording(question) and not has_quotation(answer):
+        return True
+    if asks_for_media(question) and not _MEDIA_NAME_RE.search(answer):
         return True
     return any(not _CURRENCIES[c].search(answer) for c in asked_currencies(question))
 

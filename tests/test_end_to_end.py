@@ -289,6 +289,22 @@ def test_a_draft_leaving_out_an_asked_part_gets_the_sentence_with_it(
     assert_citations_are_exact(answer)
 
 
+def test_a_refusal_to_name_the_network_quotes_the_sentence_naming_it(seeded_engine):
+    # The 1.5B model declines with the CBS sentence in passage [1] (under a "BBC News" header).
+    question = (
+        "To which television network did Trump say he was committed to a Russia-Ukraine peace deal?"
+    )
+    prepared = seeded_engine.prepare(question)
+    answer = seeded_engine.finish(prepared, "The articles don't say.", 0.0)
+    assert answer.answerable and "CBS News" in answer.answer, answer
+    assert [c.doc_id for c in answer.citations] == ["002_e7c760b7ca99449a"]
+    assert "CBS News" in answer.citations[0].quote and answer.citations[0].supported
+    assert_citations_are_exact(answer)
+    # Asked about a network no article names, the refusal stands.
+    other = seeded_engine.prepare("Which TV channel did Zelensky speak to about the Alaska summit?")
+    assert not seeded_engine.finish(other, "The articles don't say.", 0.0).answerable
+
+
 def test_a_refusal_to_name_the_outlet_of_a_report_gives_the_outlet_from_its_header(
     seeded_engine,
 ):

@@ -7,6 +7,7 @@ from test_grounding import passage_of as passage
 
 from rag.extractive import (
     answering_sentence,
+    asks_for_media,
     asks_for_wording,
     has_quotation,
     incomplete,
@@ -166,3 +167,33 @@ def test_the_outlet_of_a_report_is_read_from_its_header():
     assert outlet_answer(q, [_from(None, "003", [ALTIUS_DEAL, EU_PACKAGE])]) is None
     # Other questions are left to the model.
     assert outlet_answer("Which company will supply the Altius drones?", [noah]) is None
+
+
+CBS = (
+    "Trump stated his commitment to a peace agreement between Russia and Ukraine to CBS News on "
+    "Wednesday, saying, \u201cI think we\u2019re going to get it all straightened out.\u201d"
+)
+KYIV_BBC = (
+    "Speaking to the BBC during a visit to Kyiv on the eve of a high-level meeting in Paris, "
+    "Healey said Ukraine\u2019s allies were ready to help."
+)
+
+
+def test_the_news_organisation_someone_spoke_to():
+    q = "To which television network did Trump say he was committed to a Russia-Ukraine peace deal?"
+    assert asks_for_media(q) and asks_for_media("Which newspaper did Starmer write for?")
+    # A power station, the English Channel: not news organisations.
+    assert not asks_for_media("Which power station was hit?")
+    assert not asks_for_media("What channel did the talks go through?")
+    assert answering_sentence(q, [passage("a", [SUPPORT, KYIV_BBC]), passage("b", [CBS])]) == (
+        2,
+        CBS,
+    )
+    # The network must be named: the same sentence without it answers nothing.
+    assert answering_sentence(q, [passage("a", [CBS.replace("to CBS News ", "")])]) is None
+    # A draft naming no network leaves out what was asked.
+    assert incomplete(q, "Trump said he was committed to a peace deal [1].")
+    assert not incomplete(q, "He told CBS News [1].")
+    # A network the question already names is no answer to which one it was.
+    q2 = "Which news agency besides the BBC did Healey speak to in Kyiv?"
+    assert answering_sentence(q2, [passage("a", [KYIV_BBC])]) is None
