@@ -27,7 +27,10 @@ class Settings(BaseSettings):
     data_dir: Path = Field(Path("data"), description="Chroma store and document database.")
     seeds_dir: Path = Field(PROJECT_ROOT / "seeds", description="The built-in corpus.")
     prompts_dir: Path = Field(PROJECT_ROOT / "prompts", description="Prompt templates.")
-    cache_dir: Path = Field(default_factory=_default_cache_dir, description="Assembled GGUF files.")
+    cache_dir: Path = Field(
+        default_factory=_default_cache_dir,
+        description="Assembled GGUF files, and the system prompt's evaluated KV cache (kv/).",
+    )
 
     model: str = Field("qwen2.5-coder-1.5b", description="Preset name or path to a .gguf file.")
     n_ctx: int = 4096

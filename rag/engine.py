@@ -106,7 +106,10 @@ class Engine:
                     self.settings.model, self.settings.cache_dir, show_progress=self.show_progress
                 )
                 self.__dict__["_generator"] = load_generator(
-                    path, n_ctx=self.settings.n_ctx, n_threads=self.settings.n_threads
+                    path,
+                    n_ctx=self.settings.n_ctx,
+                    n_threads=self.settings.n_threads,
+                    state_dir=self.settings.cache_dir / "kv",
                 )
             return self.__dict__["_generator"]
 

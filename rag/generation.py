@@ -80,7 +80,13 @@ class TextGenerator(Protocol):
 
 
 class Generator:
-    def __init__(self, model_path: Path, n_ctx: int = 4096, n_threads: int = 0) -> None:
+    def __init__(
+        self,
+        model_path: Path,
+        n_ctx: int = 4096,
+        n_threads: int = 0,
+        state_dir: Path | None = None,
+    ) -> None:
         try:
             from llama_cpp import Llama
         except ImportError as exc:  # pragma: no cover - install problem
@@ -104,7 +110,9 @@ class Generator:
         self.name = self.model_path.stem
         self.n_ctx = n_ctx
         self._lock = threading.Lock()
-        self._system_turn = SystemTurnCache(self._llm)
+        self._system_turn = SystemTurnCache(
+            self._llm, state_dir, _identity(self.model_path, n_ctx, 512, threads)
+        )
 
     @functools.lru_cache(maxsize=65536)  # noqa: B019 - one generator per process
     def count_tokens(self, text: str) -> int:
@@ -156,11 +164,35 @@ class Generator:
                     chunks.close()  # type: ignore[union-attr]
 
 
+def _identity(model_path: Path, n_ctx: int, n_batch: int, threads: int) -> str:
+    """What an evaluated KV state depends on besides its tokens: the model file (by path, size
+    and modification time), the llama.cpp build, and the settings that shape the evaluation."""
+    import llama_cpp
+
+    stat = model_path.stat()
+    return "|".join(
+        map(
+            str,
+            [
+                model_path.resolve(),
+                stat.st_size,
+                stat.st_mtime_ns,
+                llama_cpp.__version__,
+                n_ctx,
+                n_batch,
+                threads,
+            ],
+        )
+    )
+
+
 _loaded: dict[tuple[str, int, int], Generator] = {}
 _loading = threading.Lock()
 
 
-def load_generator(model_path: Path, n_ctx: int = 4096, n_threads: int = 0) -> Generator:
+def load_generator(
+    model_path: Path, n_ctx: int = 4096, n_threads: int = 0, state_dir: Path | None = None
+) -> Generator:
     """One `Generator` per model file and process, however many engines ask for it.
 
     Sharing the object shares its lock, so two engines (two apps, tests) over one model still
@@ -168,5 +200,7 @@ def load_generator(model_path: Path, n_ctx: int = 4096, n_threads: int = 0) -> G
     key = (str(Path(model_path).resolve()), n_ctx, n_threads)
     with _loading:
         if key not in _loaded:
-            _loaded[key] = Generator(model_path, n_ctx=n_ctx, n_threads=n_threads)
+            _loaded[key] = Generator(
+                model_path, n_ctx=n_ctx, n_threads=n_threads, state_dir=state_dir
+            )
         return _loaded[key]

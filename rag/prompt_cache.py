@@ -6,12 +6,16 @@ and with them the last bits of the logits, so the same question drew a different
 depending on what was asked before it (about 10 of 98 golden questions per eval run). Here the
 cache is cut back to the system turn before every generation, and the system turn is always
 evaluated on its own: every prompt is then computed in the same pieces, whatever came before,
-and the fixed system prompt (with its worked example) is still evaluated once, not per question.
+and the fixed system prompt (with its worked example) is still evaluated once, not per question
+(and, with a state directory, once per model and prompt: `rag.kv_state` keeps it on disk).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
+
+from rag import kv_state
 
 
 def _formatter(llm: Any) -> Any | None:
@@ -44,8 +48,10 @@ class SystemTurnCache:
     """Keeps exactly the system turn in the KV cache between generations. Callers hold the
     generator's lock: this touches the same `Llama` object the generation does."""
 
-    def __init__(self, llm: Any) -> None:
+    def __init__(self, llm: Any, state_dir: Path | None = None, identity: str = "") -> None:
         self._llm = llm
+        self._state_dir = state_dir
+        self._identity = identity
         self._formatter = _formatter(llm)
         self._prefixes: dict[str, list[int]] = {}
 
@@ -86,5 +92,15 @@ class SystemTurnCache:
             llm._ctx.kv_cache_seq_rm(-1, n, -1)
             llm.n_tokens = n
             return
+        # Not in memory (a new process, another prompt): read it from disk if it was kept there.
+        path = (
+            kv_state.state_path(self._state_dir, self._identity, prefix)
+            if self._state_dir
+            else None
+        )
+        if path is not None and kv_state.restore(llm, path, prefix):
+            return
         llm.reset()
         llm.eval(prefix)
+        if path is not None:
+            kv_state.save(llm, path, prefix)

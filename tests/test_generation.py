@@ -4,6 +4,7 @@ was asked before it, so a greedy draft is a function of its prompt."""
 import numpy as np
 import pytest
 
+from rag import kv_state
 from rag.prompt_cache import SystemTurnCache, common_length
 
 QUESTION = "Which countries refused to send troops to Ukraine?"
@@ -90,3 +91,77 @@ def test_no_boundary_without_a_template_to_render(model):
     assert cache.prefix("Rules.") == []
     cache.settle(messages)
     assert model.n_tokens == 7
+
+
+def _rest_logits(generator, messages) -> np.ndarray:
+    """Next-token logits for `messages` with the cache holding its system turn."""
+    llm, cache = generator._llm, generator._system_turn
+    tokens = cache.tokens(messages)
+    llm.eval(tokens[llm.n_tokens :])
+    return np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(llm.n_vocab(),)).copy()
+
+
+@pytest.mark.slow
+def test_the_system_turn_kept_on_disk_restores_the_same_cache(seeded_engine, tmp_path, monkeypatch):
+    generator = seeded_engine.generator
+    messages = seeded_engine.prepare(QUESTION).messages
+    restored = []
+    real_restore = kv_state.restore
+    monkeypatch.setattr(
+        kv_state, "restore", lambda *a: restored.append(real_restore(*a)) or restored[-1]
+    )
+    with generator._lock:
+        kept = generator._system_turn
+        llm = generator._llm
+        try:
+            generator._system_turn = SystemTurnCache(llm, tmp_path, "model-a")
+            llm.reset()
+            generator._system_turn.settle(messages)  # evaluated, then written
+            [path] = tmp_path.glob("system-*.kv")
+            evaluated = _rest_logits(generator, messages)
+            llm.reset()  # as in a new process: nothing cached in memory
+            generator._system_turn.settle(messages)
+            assert restored == [False, True]
+            assert llm.n_tokens == len(generator._system_turn.prefix(messages[0]["content"]))
+            # Bit for bit the cache an evaluation leaves, so drafts do not change.
+            assert np.array_equal(evaluated, _rest_logits(generator, messages))
+
+            # A damaged file is not used: the turn is evaluated again and the file rewritten.
+            data = bytearray(path.read_bytes())
+            data[len(data) // 2] ^= 0xFF
+            path.write_bytes(bytes(data))
+            llm.reset()
+            generator._system_turn.settle(messages)
+            assert restored[-1] is False
+            assert np.array_equal(evaluated, _rest_logits(generator, messages))
+            llm.reset()
+            generator._system_turn.settle(messages)
+            assert restored[-1] is True
+
+            # Another model file (or llama.cpp build, or settings) never reads this one.
+            other = SystemTurnCache(llm, tmp_path, "model-b")
+            prefix = other.prefix(messages[0]["content"])
+            assert kv_state.state_path(tmp_path, "model-b", prefix) != path
+        finally:
+            generator._system_turn = kept
+            llm.reset()
+
+
+@pytest.mark.slow
+def test_a_state_dir_that_cannot_be_written_only_costs_time(seeded_engine, tmp_path):
+    generator = seeded_engine.generator
+    messages = seeded_engine.prepare(QUESTION).messages
+    blocked = tmp_path / "not-a-dir"
+    blocked.write_text("a file where the directory should be")
+    with generator._lock:
+        kept = generator._system_turn
+        try:
+            generator._system_turn = SystemTurnCache(generator._llm, blocked / "kv", "model-a")
+            generator._llm.reset()
+            generator._system_turn.settle(messages)
+            assert generator._llm.n_tokens == len(
+                generator._system_turn.prefix(messages[0]["content"])
+            )
+        finally:
+            generator._system_turn = kept
+            generator._llm.reset()
