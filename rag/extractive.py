@@ -7,13 +7,13 @@ recognised without a model: a count of the asked thing, a day of the week, the w
 quotes, an amount in each currency asked for, and the news organisation someone spoke to.
 When a passage sentence gives one (a number counting a word the question counts, a weekday
 the question does not already hold, a quotation, "£1 billion ($1.24 billion)", "CBS News")
-and repeats most of the question's other words, that
-sentence, quoted whole with its citation, replaces the refusal, and then goes through every
-check a draft does; so it does for a draft none of whose sentences survived the check. A draft
-that leaves out a part the question's form asks for gets that sentence beside it: someone's own
-words ("What phrase did she use?", "What did Healey say…?") when the draft only paraphrases
-them, an amount in each currency named ("in pounds and in dollars") when it gives one, the
-network asked for when it names none.
+and repeats most of the question's other words, that sentence, quoted whole with its
+citation, replaces the refusal, and then goes through every check a draft does; so it does
+for a draft none of whose sentences survived the check. A draft that leaves out a part the
+question's form asks for gets that sentence beside it: someone's own words ("What phrase did
+she use?", "What did Healey say…?") when the draft only paraphrases them, an amount in each
+currency named ("in pounds and in dollars") when it gives one, the network asked for when it
+names none.
 """
 
 from __future__ import annotations
@@ -204,8 +204,7 @@ def asked_currencies(question: str) -> list[str]:
 def incomplete(question: str, answer: str) -> bool:
     """The answer leaves out a part the question's form asks for: someone's own words (it only
     paraphrases them), the news organisation asked for, or an amount in a currency the question
-    names. Such an answer gets the
-    passage sentence that has the missing part beside it."""
+    names. Such an answer gets the passage sentence that has the missing part beside it."""
     if asks_for_wording(question) and not has_quotation(answer):
         return True
     if asks_for_media(question) and not _MEDIA_NAME_RE.search(answer):
