@@ -35,7 +35,7 @@ from rag.conflicts import (
 from rag.context import Passage, assemble_context
 from rag.embedding import Embedder
 from rag.errors import BadQuestion, Cancelled, EmptyStore, UnknownDocuments
-from rag.extractive import answering_sentence, incomplete, outlet_answer
+from rag.extractive import answering_sentence, found_answer, incomplete
 from rag.generation import TextGenerator, load_generator
 from rag.grounding import GroundedAnswer, ground_answer, merge_windows
 from rag.ingest import IngestReport, ingest_article, ingest_paths
@@ -388,7 +388,7 @@ class Engine:
         declined = not text or is_abstention(text)
         quoted = wording = None
         if declined and self.settings.verify:
-            quoted = answering_sentence(q, passages) or outlet_answer(q, passages)
+            quoted = found_answer(q, passages)
             if quoted is not None:
                 # The model declined beside a sentence that states the asked count or day (or
                 # a passage header naming the asked outlet): quote it, check it like any draft.
@@ -410,11 +410,7 @@ class Engine:
             windows = grounded.windows
             if quoted is not None and not text:
                 declined, dropped = True, []  # the quote failed a check: the model's refusal
-            elif (
-                not text
-                and wording is None
-                and (found := answering_sentence(q, passages) or outlet_answer(q, passages))
-            ):
+            elif not text and wording is None and (found := found_answer(q, passages)):
                 # Nothing of the draft survived ("84 sites" where the passage says 84 drones
                 # and 17 sites): the sentence giving the asked count, day or words, checked
                 # the same way, answers instead; the draft's sentences stay in `dropped`. A

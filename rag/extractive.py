@@ -212,6 +212,12 @@ def incomplete(question: str, answer: str) -> bool:
     return any(not _CURRENCIES[c].search(answer) for c in asked_currencies(question))
 
 
+def found_answer(question: str, passages: list[Passage]) -> tuple[int, str] | None:
+    """What answers without the model, when it declined or its draft failed the check: the
+    answering sentence, else the outlet a passage header names."""
+    return answering_sentence(question, passages) or outlet_answer(question, passages)
+
+
 def answering_sentence(
     question: str, passages: list[Passage], min_cover: float = 0.5
 ) -> tuple[int, str] | None:

@@ -111,7 +111,7 @@ class Generator:
         self.n_ctx = n_ctx
         self._lock = threading.Lock()
         self._system_turn = SystemTurnCache(
-            self._llm, state_dir, _identity(self.model_path, n_ctx, 512, threads)
+            self._llm, state_dir, _identity(self.model_path, n_ctx, self._llm.n_batch, threads)
         )
 
     @functools.lru_cache(maxsize=65536)  # noqa: B019 - one generator per process

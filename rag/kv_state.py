@@ -82,14 +82,15 @@ def restore(llm: Any, path: Path, tokens: list[int]) -> bool:
         return False
     head = len(_MAGIC) + _DIGEST
     body = data[head:]
-    if (
-        data[: len(_MAGIC)] != _MAGIC
-        or hashlib.sha256(body).digest() != data[len(_MAGIC) : head]
-        or len(body) < 4 + 4 * struct.unpack_from("<I", body.ljust(4, b"\0"))[0]
-    ):
+    intact = (
+        data[: len(_MAGIC)] == _MAGIC
+        and hashlib.sha256(body).digest() == data[len(_MAGIC) : head]
+        and len(body) >= 4
+    )
+    n = struct.unpack_from("<I", body)[0] if intact else 0
+    if not intact or len(body) < 4 + 4 * n:
         log.warning("ignoring %s: not a complete KV state file", path)
         return False
-    (n,) = struct.unpack_from("<I", body)
     saved = np.frombuffer(body, dtype="<i4", count=n, offset=4)
     if saved.tolist() != list(tokens):
         return False  # a hash collision of the name: evaluate instead

@@ -1,6 +1,8 @@
 """The in-process generator with the default GGUF: a prompt is computed the same way whatever
 was asked before it, so a greedy draft is a function of its prompt."""
 
+import contextlib
+
 import numpy as np
 import pytest
 
@@ -93,6 +95,20 @@ def test_no_boundary_without_a_template_to_render(model):
     assert model.n_tokens == 7
 
 
+@contextlib.contextmanager
+def _system_turn_cache(generator, state_dir, identity):
+    """The generator, locked, with a system-turn cache keeping its state in `state_dir`; its
+    own cache is put back (and the KV cleared) afterwards."""
+    with generator._lock:
+        kept = generator._system_turn
+        generator._system_turn = SystemTurnCache(generator._llm, state_dir, identity)
+        try:
+            yield generator._system_turn
+        finally:
+            generator._system_turn = kept
+            generator._llm.reset()
+
+
 def _rest_logits(generator, messages) -> np.ndarray:
     """Next-token logits for `messages` with the cache holding its system turn."""
     llm, cache = generator._llm, generator._system_turn
@@ -110,41 +126,35 @@ def test_the_system_turn_kept_on_disk_restores_the_same_cache(seeded_engine, tmp
     monkeypatch.setattr(
         kv_state, "restore", lambda *a: restored.append(real_restore(*a)) or restored[-1]
     )
-    with generator._lock:
-        kept = generator._system_turn
-        llm = generator._llm
-        try:
-            generator._system_turn = SystemTurnCache(llm, tmp_path, "model-a")
-            llm.reset()
-            generator._system_turn.settle(messages)  # evaluated, then written
-            [path] = tmp_path.glob("system-*.kv")
-            evaluated = _rest_logits(generator, messages)
-            llm.reset()  # as in a new process: nothing cached in memory
-            generator._system_turn.settle(messages)
-            assert restored == [False, True]
-            assert llm.n_tokens == len(generator._system_turn.prefix(messages[0]["content"]))
-            # Bit for bit the cache an evaluation leaves, so drafts do not change.
-            assert np.array_equal(evaluated, _rest_logits(generator, messages))
+    llm = generator._llm
+    with _system_turn_cache(generator, tmp_path, "model-a") as cache:
+        llm.reset()
+        cache.settle(messages)  # evaluated, then written
+        [path] = tmp_path.glob("system-*.kv")
+        evaluated = _rest_logits(generator, messages)
+        llm.reset()  # as in a new process: nothing cached in memory
+        cache.settle(messages)
+        assert restored == [False, True]
+        assert llm.n_tokens == len(cache.prefix(messages[0]["content"]))
+        # Bit for bit the cache an evaluation leaves, so drafts do not change.
+        assert np.array_equal(evaluated, _rest_logits(generator, messages))
 
-            # A damaged file is not used: the turn is evaluated again and the file rewritten.
-            data = bytearray(path.read_bytes())
-            data[len(data) // 2] ^= 0xFF
-            path.write_bytes(bytes(data))
-            llm.reset()
-            generator._system_turn.settle(messages)
-            assert restored[-1] is False
-            assert np.array_equal(evaluated, _rest_logits(generator, messages))
-            llm.reset()
-            generator._system_turn.settle(messages)
-            assert restored[-1] is True
+        # A damaged file is not used: the turn is evaluated again and the file rewritten.
+        data = bytearray(path.read_bytes())
+        data[len(data) // 2] ^= 0xFF
+        path.write_bytes(bytes(data))
+        llm.reset()
+        cache.settle(messages)
+        assert restored[-1] is False
+        assert np.array_equal(evaluated, _rest_logits(generator, messages))
+        llm.reset()
+        cache.settle(messages)
+        assert restored[-1] is True
 
-            # Another model file (or llama.cpp build, or settings) never reads this one.
-            other = SystemTurnCache(llm, tmp_path, "model-b")
-            prefix = other.prefix(messages[0]["content"])
-            assert kv_state.state_path(tmp_path, "model-b", prefix) != path
-        finally:
-            generator._system_turn = kept
-            llm.reset()
+        # Another model file (or llama.cpp build, or settings) never reads this one.
+        other = SystemTurnCache(llm, tmp_path, "model-b")
+        prefix = other.prefix(messages[0]["content"])
+        assert kv_state.state_path(tmp_path, "model-b", prefix) != path
 
 
 @pytest.mark.slow
@@ -153,15 +163,7 @@ def test_a_state_dir_that_cannot_be_written_only_costs_time(seeded_engine, tmp_p
     messages = seeded_engine.prepare(QUESTION).messages
     blocked = tmp_path / "not-a-dir"
     blocked.write_text("a file where the directory should be")
-    with generator._lock:
-        kept = generator._system_turn
-        try:
-            generator._system_turn = SystemTurnCache(generator._llm, blocked / "kv", "model-a")
-            generator._llm.reset()
-            generator._system_turn.settle(messages)
-            assert generator._llm.n_tokens == len(
-                generator._system_turn.prefix(messages[0]["content"])
-            )
-        finally:
-            generator._system_turn = kept
-            generator._llm.reset()
+    with _system_turn_cache(generator, blocked / "kv", "model-a") as cache:
+        generator._llm.reset()
+        cache.settle(messages)
+        assert generator._llm.n_tokens == len(cache.prefix(messages[0]["content"]))
