@@ -1,4 +1,5 @@
-"""Wire an evaluation run: a private store over the seeds, the engine, optionally the baseline."""
+"""Wire an evaluation run: per corpus, a private store over its articles, the engine, and
+the plain pipeline beside it on the same questions."""
 
 from __future__ import annotations
 
@@ -8,17 +9,18 @@ from pathlib import Path
 from rich.console import Console
 
 from eval.baseline import BaselineSystem, NewsdeskSystem
-from eval.runner import REPORTS, evaluate, fast_subset_ids, load_golden, print_summary, select
+from eval.corpora import CORPORA, Corpus
+from eval.runner import REPORTS, evaluate, fast_subset_ids, print_summary, select, write_report
 from rag.config import Settings
 from rag.engine import Engine
 
 
-def build_systems(engine: Engine, compare_baseline: bool, work_dir: Path) -> list:
+def build_systems(engine: Engine, compare_baseline: bool, work_dir: Path, corpus: Corpus) -> list:
     systems: list = [NewsdeskSystem(engine)]
     if compare_baseline:
         systems.append(
             BaselineSystem(
-                [engine.settings.seeds_dir],
+                [corpus.articles],
                 engine.embedder,
                 engine.generator,
                 engine.model_name,
@@ -29,34 +31,53 @@ def build_systems(engine: Engine, compare_baseline: bool, work_dir: Path) -> lis
     return systems
 
 
-def seeded_engine(settings: Settings, work_dir: Path) -> Engine:
-    """A private store over the seeds: results do not depend on what the user ingested."""
+def corpus_engine(
+    settings: Settings, work_dir: Path, corpus: Corpus | None = None, embedder: object = None
+) -> Engine:
+    """A private store over one corpus: results do not depend on what the user ingested.
+    An embedder already loaded (a test's) is shared rather than loaded again."""
     engine = Engine(settings.model_copy(update={"data_dir": work_dir / "data"}), show_progress=True)
-    engine.ingest([settings.seeds_dir])
+    if embedder is not None:
+        engine.__dict__["embedder"] = embedder
+    engine.ingest([corpus.articles if corpus else settings.seeds_dir])
     return engine
 
 
+seeded_engine = corpus_engine  # the seeds are the default corpus
+
+
+def corpus_names(corpus: str) -> list[str]:
+    return list(CORPORA) if corpus == "all" else [corpus]
+
+
 def run_retrieval_eval(
-    settings: Settings, subset: int | None, fast: bool, out_dir: Path | None, console: Console
+    settings: Settings,
+    subset: int | None,
+    fast: bool,
+    out_dir: Path | None,
+    console: Console,
+    corpus: str = "all",
 ) -> tuple[dict, Path]:
     """Retrieval and context only (no generation) for every selected answerable question."""
     import json
-    from datetime import datetime, timezone
 
     from eval.retrieval_eval import evaluate_retrieval, print_retrieval
 
-    questions = select(load_golden(), subset=subset, ids=fast_subset_ids() if fast else None)
-    with tempfile.TemporaryDirectory(prefix="newsdesk-eval-") as tmp:
-        engine = seeded_engine(settings, Path(tmp))
-        report = evaluate_retrieval(engine, questions)
-    print_retrieval(report, console)
     folder = out_dir or REPORTS
     folder.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    s = report["settings"]
-    base = folder / f"{stamp}-retrieval-{s['retrieval_mode']}-dedup{int(s['dedup'])}"
-    base.with_suffix(".json").write_text(json.dumps(report, indent=2), encoding="utf-8")
-    return report, base
+    reports = {}
+    for name in corpus_names(corpus):
+        c = CORPORA[name]
+        questions = select(c.load(), subset=subset, ids=fast_subset_ids() if fast else None)
+        with tempfile.TemporaryDirectory(prefix="newsdesk-eval-") as tmp:
+            engine = corpus_engine(settings, Path(tmp), c)
+            report = evaluate_retrieval(engine, questions)
+        console.print(f"[bold]{name}[/bold]")
+        print_retrieval(report, console)
+        reports[name] = report
+    base = folder / "retrieval"
+    base.with_suffix(".json").write_text(json.dumps(reports, indent=2), encoding="utf-8")
+    return reports, base
 
 
 def run_cli_eval(
@@ -66,15 +87,26 @@ def run_cli_eval(
     compare_baseline: bool,
     out_dir: Path | None,
     console: Console,
-) -> tuple[dict, Path]:
-    questions = select(load_golden(), subset=subset, ids=fast_subset_ids() if fast else None)
-    with tempfile.TemporaryDirectory(prefix="newsdesk-eval-") as tmp:
-        engine = seeded_engine(settings, Path(tmp))
-        engine.warm_up()
-        systems = build_systems(engine, compare_baseline, Path(tmp))
-        report = evaluate(systems, questions, engine.model_name, out_dir=None, console=console)
-    from eval.runner import write_report
-
-    base = write_report(report, out_dir or REPORTS)
-    print_summary(report, console)
-    return report, base
+    corpus: str = "all",
+    ids: list[str] | None = None,
+) -> tuple[dict, list[Path]]:
+    """Each corpus in its own private store, the plain pipeline beside newsdesk."""
+    reports: dict = {}
+    bases: list[Path] = []
+    for name in corpus_names(corpus):
+        c = CORPORA[name]
+        wanted = ids or (fast_subset_ids() if fast else None)
+        questions = select(c.load(), subset=subset, ids=wanted)
+        if not questions:
+            continue
+        with tempfile.TemporaryDirectory(prefix="newsdesk-eval-") as tmp:
+            engine = corpus_engine(settings, Path(tmp), c)
+            engine.warm_up()
+            systems = build_systems(engine, compare_baseline, Path(tmp), c)
+            report = evaluate(
+                systems, questions, engine.model_name, out_dir=None, console=console, corpus=name
+            )
+        bases.append(write_report(report, out_dir or REPORTS))
+        print_summary(report, console)
+        reports[name] = report
+    return reports, bases

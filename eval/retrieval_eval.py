@@ -32,7 +32,7 @@ RETRIEVAL_METRICS = [
 def score_retrieval(engine: Engine, q: GoldQuestion) -> dict[str, float]:
     started = time.perf_counter()
     result = engine.retrieve(q.question)
-    passages = engine.context(result)
+    passages = engine.context(result, q.question)
     elapsed_ms = (time.perf_counter() - started) * 1000
     ranked = result.ranked_doc_ids()
     gold = set(q.gold_doc_ids)

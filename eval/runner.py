@@ -7,6 +7,7 @@ import json
 import platform
 import statistics
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -17,6 +18,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from eval.corpora import CORPORA, GoldQuestion
 from eval.metrics import (
     SUPPORT_CHECKER,
     Interval,
@@ -31,7 +33,6 @@ from rag.citations import answer_sentences, strip_markers
 from rag.schemas import Answer
 
 EVAL_DIR = Path(__file__).resolve().parent
-GOLDEN = EVAL_DIR / "golden.jsonl"
 FAST_SUBSET = EVAL_DIR / "fast_subset.txt"
 REPORTS = EVAL_DIR / "reports"
 
@@ -39,7 +40,8 @@ REPORTS = EVAL_DIR / "reports"
 METRICS: list[tuple[str, str, bool]] = [
     ("recall_at_5", "retrieval recall@5", True),
     ("mrr_at_10", "retrieval MRR@10", True),
-    ("answer_presence", "answer presence", True),
+    ("answer_presence", "answered correctly", True),
+    ("right_article", "cited a gold article", True),
     ("token_f1", "token F1", True),
     ("abstention", "abstention (unanswerable)", True),
     ("false_refusal", "false refusals (answerable)", False),
@@ -50,16 +52,6 @@ METRICS: list[tuple[str, str, bool]] = [
     ("support_precision", "citation support precision", True),
     ("unsupported_numbers", "answers with numbers absent from cited spans", False),
 ]
-
-
-@dataclass(frozen=True)
-class GoldQuestion:
-    id: str
-    question: str
-    answerable: bool
-    gold_answers: list[list[str]]
-    gold_doc_ids: list[str]
-    category: str
 
 
 class System(Protocol):
@@ -81,15 +73,8 @@ class QuestionResult:
     scores: dict[str, float] = field(default_factory=dict)
 
 
-def load_golden(path: Path = GOLDEN) -> list[GoldQuestion]:
-    questions = []
-    for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if line.strip():
-            try:
-                questions.append(GoldQuestion(**json.loads(line)))
-            except (ValueError, TypeError) as exc:
-                raise ValueError(f"{path}:{i}: not a golden question: {exc}") from exc
-    return questions
+def load_golden(corpus: str = "seeds") -> list[GoldQuestion]:
+    return CORPORA[corpus].load()
 
 
 def select(
@@ -133,6 +118,8 @@ def score_question(q: GoldQuestion, res: QuestionResult) -> dict[str, float]:
     a = res.answer
     answered = bool(a and a["answerable"])
     text = a["answer"] if a else ""
+    if q.answerable and q.gold_doc_ids:
+        s["right_article"] = 0.0  # replaced below when an answer cites a gold article
     if q.answerable:
         s["answer_presence"] = float(answered and answer_present(text, q.gold_answers))
         reference = " ".join(group[0] for group in q.gold_answers)
@@ -166,6 +153,7 @@ def score_question(q: GoldQuestion, res: QuestionResult) -> dict[str, float]:
                 len(cited_docs & gold) / len(cited_docs) if cited_docs else 0.0
             )
             s["cited_doc_recall"] = len(cited_docs & gold) / len(gold)
+            s["right_article"] = float(bool(cited_docs & gold))
     return s
 
 
@@ -226,13 +214,14 @@ def summarise(results: Sequence[QuestionResult]) -> dict:
         "questions": len(results),
         "crashes": sum(r.error is not None for r in results),
         "by_category": _by_category(results),
+        "kind_counts": dict(Counter(r.category for r in results)),
     }
 
 
 def _by_category(results: Sequence[QuestionResult]) -> dict[str, dict[str, float]]:
     cats: dict[str, dict[str, list[float]]] = {}
     for r in results:
-        for key in ("answer_presence", "abstention", "support_recall"):
+        for key in ("answer_presence", "abstention", "right_article"):
             if key in r.scores:
                 cats.setdefault(r.category, {}).setdefault(key, []).append(r.scores[key])
     return {c: {k: round(statistics.fmean(v), 3) for k, v in d.items()} for c, d in cats.items()}
@@ -245,12 +234,14 @@ def evaluate(
     out_dir: Path | None = REPORTS,
     show_progress: bool = True,
     console: Console | None = None,
+    corpus: str = "seeds",
 ) -> dict:
     started = time.perf_counter()
     report: dict = {
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "model": model,
-        "golden": str(GOLDEN.name),
+        "corpus": corpus,
+        "golden": str(CORPORA[corpus].questions.relative_to(EVAL_DIR)),
         "question_ids": [q.id for q in questions],
         "support_checker": SUPPORT_CHECKER,
         "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
@@ -298,10 +289,34 @@ def markdown_table(report: dict) -> str:
     return "\n".join(lines)
 
 
+def kind_cells(report: dict) -> tuple[list[str], list[list[str]]]:
+    """Per question kind: the share answered correctly (or declined), for every system."""
+    names = list(report["systems"])
+    kinds = sorted({k for n in names for k in report["systems"][n]["by_category"]})
+    rows = []
+    for kind in kinds:
+        cells = []
+        for n in names:
+            d = report["systems"][n]["by_category"].get(kind, {})
+            value = d.get("answer_presence", d.get("abstention"))
+            count = report["systems"][n]["kind_counts"].get(kind, 0)
+            cells.append("n/a" if value is None else f"{round(value * count)}/{count}")
+        rows.append([kind, *cells])
+    return names, rows
+
+
+def kind_table(report: dict) -> str:
+    names, rows = kind_cells(report)
+    lines = ["| kind | " + " | ".join(names) + " |", "| --- |" + " --- |" * len(names)]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
 def write_report(report: dict, out_dir: Path) -> Path:
+    """One report per corpus and model at a stable path, overwritten by each run: the history
+    of the numbers lives in git, not in a pile of dated files."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    stamp = report["created"].replace(":", "").replace("-", "").replace("+0000", "Z")
-    base = out_dir / f"{stamp}-{report['model']}"
+    base = out_dir / f"{report.get('corpus', 'seeds')}-{report['model']}"
     # Not with_suffix: model names carry dots ("qwen2.5-coder-1.5b").
     Path(f"{base}.json").write_text(json.dumps(report, indent=1))
     md = [
@@ -312,6 +327,10 @@ def write_report(report: dict, out_dir: Path) -> Path:
         f"Support checker: {report['support_checker']}.",
         "",
         markdown_table(report),
+        "",
+        "By question kind (answered correctly for answerable kinds, declined for the others):",
+        "",
+        kind_table(report),
         "",
     ]
     Path(f"{base}.md").write_text("\n".join(md))
@@ -342,7 +361,10 @@ def _chart(report: dict, path: Path) -> None:
     ax.set_xticks([x + width * (len(names) - 1) / 2 for x in range(len(keys))])
     ax.set_xticklabels(labels, rotation=35, ha="right", fontsize=8)
     ax.set_ylim(0, 1.05)
-    ax.set_title(f"newsdesk eval — {report['model']} ({len(report['question_ids'])} questions)")
+    n = len(report["question_ids"])
+    ax.set_title(
+        f"newsdesk eval — {report.get('corpus', 'seeds')}, {report['model']} ({n} questions)"
+    )
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -351,7 +373,9 @@ def _chart(report: dict, path: Path) -> None:
 
 def print_summary(report: dict, console: Console) -> None:
     names = list(report["systems"])
-    table = Table(title=f"eval · {report['model']} · {len(report['question_ids'])} questions")
+    corpus = report.get("corpus", "seeds")
+    title = f"eval · {corpus} · {report['model']} · {len(report['question_ids'])} questions"
+    table = Table(title=title)
     table.add_column("metric")
     for n in names:
         table.add_column(n)
@@ -372,6 +396,14 @@ def print_summary(report: dict, console: Console) -> None:
         )
     table.add_row("crashes", *[str(report["systems"][n]["crashes"]) for n in names])
     console.print(table)
+    kinds = Table(title=f"{corpus} by question kind (correct, or declined)")
+    kinds.add_column("kind")
+    header, rows = kind_cells(report)
+    for n in header:
+        kinds.add_column(n)
+    for row in rows:
+        kinds.add_row(*row)
+    console.print(kinds)
     console.print(f"wall time {report['wall_s']} s")
 
 

@@ -25,7 +25,7 @@ _ABSTAIN_RE = re.compile(
 # A sentence ends at . ! ? (after closing quotes) plus any markers that follow it, when the next
 # thing starts a new sentence; common abbreviations are not ends.
 _ANSWER_SENTENCE_RE = re.compile(
-    r"\S.*?(?:(?<!\bMr)(?<!\bMrs)(?<!\bMs)(?<!\bDr)(?<!\bSt)(?<!\b[A-Z])[.!?]"
+    r"\S.*?(?:(?<!\bMr)(?<!\bMrs)(?<!\bMs)(?<!\bDr)(?<!\bSt)(?<!\b[A-Z])(?<!\.\.)[.!?]"
     r"[\"”’)]*(?:\s*\[\d+\])*(?=\s+[A-Z\"“(]|\s*$)|$)",
     re.DOTALL,
 )

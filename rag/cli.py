@@ -259,8 +259,17 @@ def eval_cmd(
     fast: Annotated[bool, typer.Option("--fast", help="The fast regression subset.")] = False,
     model: ModelOpt = None,
     compare_baseline: Annotated[
-        bool, typer.Option("--compare-baseline", help="Score the naive pipeline too.")
-    ] = False,
+        bool,
+        typer.Option(
+            "--baseline/--no-baseline", help="Run the plain pipeline on the same questions."
+        ),
+    ] = True,
+    corpus: Annotated[
+        str, typer.Option(help="Which corpus: seeds, bbc-dev or all (each in its own store).")
+    ] = "all",
+    ids: Annotated[
+        str | None, typer.Option(help="Only these question ids, comma-separated (q001,d12).")
+    ] = None,
     out_dir: Annotated[
         Path | None, typer.Option("--out", help="Report folder (default eval/reports).")
     ] = None,
@@ -268,24 +277,51 @@ def eval_cmd(
         bool,
         typer.Option("--retrieval-only", help="Score retrieval and context only; no generation."),
     ] = False,
+    judge: Annotated[
+        bool,
+        typer.Option(
+            "--judge", help="Score the support check on eval/support_pairs.jsonl instead."
+        ),
+    ] = False,
 ) -> None:
-    """Score the golden questions offline; writes JSON, markdown and a PNG chart."""
+    """Score the gold questions of both corpora offline, the plain pipeline beside newsdesk;
+    writes one JSON, markdown and PNG report per corpus and model."""
+    from eval.corpora import CORPORA
     from eval.harness import run_cli_eval, run_retrieval_eval
 
+    if corpus != "all" and corpus not in CORPORA:
+        raise typer.BadParameter(f"unknown corpus {corpus!r}: use {', '.join(CORPORA)} or all")
     settings = _settings(model=model)
+    if judge:
+        import json
+
+        from eval.judge_eval import evaluate_judge, print_judge
+        from eval.runner import REPORTS
+        from rag.engine import Engine
+
+        report = evaluate_judge(Engine(settings))
+        print_judge(report, err)
+        path = (out_dir or REPORTS) / f"support-pairs-{Engine(settings).model_name}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(report, indent=1), encoding="utf-8")
+        out.print(f"report: {path}")
+        return
     if retrieval_only:
-        _, base = run_retrieval_eval(settings, subset, fast, out_dir, console=err)
+        _, base = run_retrieval_eval(settings, subset, fast, out_dir, console=err, corpus=corpus)
         out.print(f"report: {base}.json")
         return
-    report, base = run_cli_eval(
+    _, bases = run_cli_eval(
         settings,
         subset=subset,
         fast=fast,
         compare_baseline=compare_baseline,
         out_dir=out_dir,
         console=err,
+        corpus=corpus,
+        ids=[i.strip() for i in ids.split(",") if i.strip()] if ids else None,
     )
-    out.print(f"report: {base}.md / .json / .png")
+    for base in bases:
+        out.print(f"report: {base}.md / .json / .png")
 
 
 @app.command()

@@ -54,11 +54,26 @@ class Settings(BaseSettings):
     dedup: bool = Field(True, description="One context slot per near-duplicate passage.")
     context_tokens: int = Field(320, description="Token budget for passages in the prompt.")
     max_context_sentences: int = Field(8, description="Most sentences (with neighbours) shown.")
+    question_shape: bool = Field(
+        True, description="Retrieve per part of a question; more context for parts and lists."
+    )
+    max_context_scale: float = Field(
+        2.0, description="Most the budget grows for a question with parts or asking a list."
+    )
     min_relevance: float = Field(
         0.25, description="Below this best dense similarity the service abstains."
     )
 
     verify: bool = Field(True, description="Check each answer sentence against its citations.")
+    answer_threshold: float = Field(
+        0.35,
+        ge=0,
+        le=1,
+        description="Least P(yes) that a checked answer answers the question at all.",
+    )
+    support_threshold: float = Field(
+        0.4, ge=0, le=1, description="Least P(yes) from the support judge that keeps a sentence."
+    )
 
     chroma_url: str | None = Field(
         None,

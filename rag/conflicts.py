@@ -45,25 +45,6 @@ _TITLE_RE = re.compile(
 )
 # A capitalised word before a title that is not a country or body.
 _NOT_QUALIFIERS = {"The", "A", "An", "Then", "Former", "Late", "Acting", "Deputy", "Vice", "As"}
-_COUNTRY = {
-    "uk": "uk",
-    "british": "uk",
-    "britain": "uk",
-    "us": "us",
-    "american": "us",
-    "russian": "russia",
-    "russia": "russia",
-    "french": "france",
-    "france": "france",
-    "chinese": "china",
-    "china": "china",
-    "ukrainian": "ukraine",
-    "ukraine": "ukraine",
-    "german": "germany",
-    "germany": "germany",
-    "italian": "italy",
-    "italy": "italy",
-}
 _HOW_MANY_RE = re.compile(r"\bhow many\s+(?:\w+\s+){0,2}?(?P<noun>[a-z]+s)\b", re.IGNORECASE)
 
 
@@ -102,10 +83,9 @@ class _Title:
 def _qualifier(raw: str | None, possessive: bool = False) -> str | None:
     if not raw or raw in _NOT_QUALIFIERS:
         return None
-    if possessive:
-        # "Russia's President" is a country's title; "Starmer's Prime Minister" is no title.
-        return _COUNTRY.get(raw.lower())
-    return _COUNTRY.get(raw.lower(), raw.lower())
+    if possessive and raw.isupper():
+        return raw.lower()  # "UK's Prime Minister"; "Starmer's Prime Minister" is no title
+    return None if possessive else raw.lower()
 
 
 def _titles(units: list[tuple[int, Unit]]) -> list[_Title]:
@@ -149,7 +129,7 @@ def _title_conflicts(
     known = known if known is not None else titles
     q = question.lower()
     q_words = set(re.findall(r"[a-z]+", q))
-    asked_quals = {_COUNTRY[w] for w in q_words if w in _COUNTRY}
+    asked_quals = {t.qualifier for t in titles if t.qualifier and t.qualifier in q_words}
     conflicts: list[Conflict] = []
 
     # Who holds a title: the question names the role ("Who is the UK prime minister?").
@@ -203,11 +183,14 @@ def _title_conflicts(
                     for o in known
                     if o.passage == 0 and _same_person(t, o) and o.role == t.role and o.qualifier
                 ]
-            # One claim per country: "UK" and "British" Defence Secretary are the same title.
+            # One claim per country. An abbreviation ("UK") may be the same country as an
+            # adjective ("British"), which only a gazetteer could tell, so the two never count
+            # as a disagreement: only two spelled-out qualifiers can disagree.
             by_country: dict[str, _Title] = {}
             for o in same:
                 by_country.setdefault(o.qualifier or "", o)
-            if len(by_country) > 1:
+            spelled = [o for o in by_country.values() if not (o.raw_qualifier or "").isupper()]
+            if len(spelled) > 1 and len(spelled) == len(by_country):
                 claims = [
                     Claim(f"{o.raw_qualifier} {o.role}", o.passage, o.unit, o.words)
                     for o in by_country.values()

@@ -14,14 +14,15 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from rag.answer_kind import require_answer_kind
 from rag.citations import (
     Snapshot,
+    answer_sentences,
     build_citations,
     is_abstention,
     normalise_markers,
     source_spans,
     span_fields,
+    strip_markers,
     take_snapshot,
 )
 from rag.config import Settings
@@ -35,16 +36,15 @@ from rag.conflicts import (
 from rag.context import Passage, assemble_context
 from rag.embedding import Embedder
 from rag.errors import BadQuestion, Cancelled, EmptyStore, UnknownDocuments
-from rag.extractive import answering_sentence, found_answer, incomplete
 from rag.generation import TextGenerator, load_generator
-from rag.grounding import GroundedAnswer, ground_answer, merge_windows
+from rag.grounding import GroundedAnswer, Judge, ground_answer, merge_windows
 from rag.ingest import IngestReport, ingest_article, ingest_paths
-from rag.injection import looks_like_injection
 from rag.loading import Article
 from rag.model_files import PRESETS, local_model_file, resolve_model
 from rag.prompts import PromptSet
+from rag.question import asks_for_list, question_parts
 from rag.remote_llm import RemoteGenerator, estimate_tokens, load_remote_generator
-from rag.retrieval import RetrievalResult, retrieve
+from rag.retrieval import RetrievalResult, merge_results, retrieve
 from rag.schemas import Answer, ConflictClaim, SearchResponse, SearchResult, Timings
 from rag.schemas import Conflict as ConflictOut
 from rag.store import Store
@@ -217,6 +217,13 @@ class Engine:
         return sorted(allowed)
 
     def retrieve(self, question: str, doc_ids: list[str] | None = None) -> RetrievalResult:
+        """Hits for the whole question and, when it has several parts ("where did X happen,
+        and how old was he?"), for each part, interleaved so every part reaches the context."""
+        parts = question_parts(question) if self.settings.question_shape else []
+        results = [self._retrieve_one(p, doc_ids) for p in [question, *parts]]
+        return merge_results(results)
+
+    def _retrieve_one(self, question: str, doc_ids: list[str] | None) -> RetrievalResult:
         return retrieve(
             question,
             self.store,
@@ -235,13 +242,19 @@ class Engine:
     def count_tokens(self, text: str) -> int:
         return self.generator.count_tokens(text)
 
-    def context(self, result: RetrievalResult) -> list[Passage]:
+    def context(self, result: RetrievalResult, question: str = "") -> list[Passage]:
+        """The passages the model reads: a base budget, half again for each further part of
+        the question and for a question asking for several items, which need more evidence."""
+        scale = 1.0
+        if self.settings.question_shape:
+            scale += 0.5 * len(question_parts(question)[1:]) + 0.5 * asks_for_list(question)
+        scale = min(scale, self.settings.max_context_scale)
         return assemble_context(
             result.hits,
             self.store,
             self.count_tokens,
-            budget_tokens=self.settings.context_tokens,
-            max_sentences=self.settings.max_context_sentences,
+            budget_tokens=round(self.settings.context_tokens * scale),
+            max_sentences=round(self.settings.max_context_sentences * scale),
             dedup=self.settings.dedup,
         )
 
@@ -304,9 +317,6 @@ class Engine:
         q = self.check_question(question)
         self.ensure_corpus()
         scope = self.scope(doc_ids, outlets)
-        if looks_like_injection(q):
-            now = time.perf_counter()
-            return self._abstain(question, "instruction_in_question", None, now, now)
         _ = self.embedder, self.generator  # models load once, outside the timed path
         started = time.perf_counter()
         # One read of the store per question: a document replaced meanwhile is seen whole,
@@ -316,7 +326,7 @@ class Engine:
             if not result.hits or result.best_dense < self.settings.min_relevance:
                 now = time.perf_counter()
                 return self._abstain(question, "no_relevant_passages", result, started, now)
-            passages = self.context(result)
+            passages = self.context(result, q)
             snapshot = take_snapshot(passages, self.store, sentences=asks_about_titles(q))
         messages = self.prompts.messages(q, self.render_passages(passages))
         return Prepared(
@@ -375,8 +385,36 @@ class Engine:
         answer = self.finish(prepared, "".join(pieces), time.perf_counter())
         yield StreamEvent("answer", answer=answer)
 
+    def judge(self, prepared: Prepared) -> Judge:
+        """The support judge for one question: each claim is asked over the same passages as
+        the draft, which are still in llama.cpp's cache, without the user's question (which
+        may plant a premise or give orders)."""
+
+        rendered = self.render_passages(prepared.passages)
+
+        def run(items: list[tuple[str, list[int]]]) -> list[float] | None:
+            return self._p_yes(
+                [self.prompts.judge_messages(rendered, claim, cited) for claim, cited in items]
+            )
+
+        return run
+
+    def answers_question(self, prepared: Prepared, text: str) -> bool:
+        """Whether the checked answer answers the question at all, read like the support
+        judge; True when the model gives no probabilities to read."""
+        ask = self.prompts.relevance_messages(
+            self.render_passages(prepared.passages), prepared.q, strip_markers(text).strip()
+        )
+        scores = self._p_yes([ask])
+        return scores is None or scores[0] >= self.settings.answer_threshold
+
+    def _p_yes(self, asks: list[list[dict[str, str]]]) -> list[float] | None:
+        # A generator without the judge (a scripted stand-in) reads as a remote one.
+        judge = getattr(self.generator, "judge", None)
+        return judge(asks) if judge else None
+
     def finish(self, prepared: Prepared, draft: str, generated: float) -> Answer:
-        """Check the draft against its passages: citations, support, quantities, conflicts."""
+        """Check the draft against its passages: citations, support, conflicts."""
         question, q, result, passages = (
             prepared.question,
             prepared.q,
@@ -385,41 +423,34 @@ class Engine:
         )
         started, retrieved = prepared.started, prepared.retrieved
         text, cited = normalise_markers(draft, len(passages))
-        declined = not text or is_abstention(text)
-        quoted = wording = None
-        if declined and self.settings.verify:
-            quoted = found_answer(q, passages)
-            if quoted is not None:
-                # The model declined beside a sentence that states the asked count or day (or
-                # a passage header naming the asked outlet): quote it, check it like any draft.
-                text, cited, declined = f"{quoted[1]} [{quoted[0]}]", [quoted[0]], False
-        elif self.settings.verify and incomplete(q, text):
-            # Asked for someone's words, the model paraphrased them (or asked for dollars, it
-            # gave pounds): add the sentence that has them, checked like the rest.
-            wording = answering_sentence(q, passages)
-            if wording is not None:
-                text = f"{text} {wording[1]} [{wording[0]}]"
-                cited = list(dict.fromkeys([*cited, wording[0]]))
+        # "X did Y [1]. The articles don't say when." answers one part: keep that part.
+        sentences = answer_sentences(text)
+        said = [s for s in sentences if not is_abstention(s)]
+        declined = not said
+        if not declined and len(said) < len(sentences):
+            text = " ".join(said)
         dropped: list[str] = []
         windows: dict[int, tuple[int, int]] | None = None
         grounded: GroundedAnswer | None = None
         if not declined and self.settings.verify:
-            grounded = ground_answer(text, passages, self.embedder.encode, q)
-            grounded = require_answer_kind(q, grounded, passages)
+            grounded = ground_answer(
+                text,
+                passages,
+                self.embedder.encode,
+                q,
+                judge=self.judge(prepared),
+                threshold=self.settings.support_threshold,
+            )
             text, cited, dropped = grounded.text, grounded.cited, grounded.dropped
             windows = grounded.windows
-            if quoted is not None and not text:
-                declined, dropped = True, []  # the quote failed a check: the model's refusal
-            elif not text and wording is None and (found := found_answer(q, passages)):
-                # Nothing of the draft survived ("84 sites" where the passage says 84 drones
-                # and 17 sites): the sentence giving the asked count, day or words, checked
-                # the same way, answers instead; the draft's sentences stay in `dropped`. A
-                # wording sentence added above was already checked with the draft.
-                again = ground_answer(f"{found[1]} [{found[0]}]", passages, self.embedder.encode, q)
-                again = require_answer_kind(q, again, passages)
-                if again.text:
-                    grounded = again
-                    text, cited, windows = again.text, again.cited, again.windows
+            if text and not self.answers_question(prepared, text):
+                # Every sentence is in the passages, but none of it is what was asked (a
+                # salary from another report for "what did X pay Y"): a near miss, declined.
+                answer = self._abstain(
+                    question, "not_an_answer", result, started, retrieved, generated
+                )
+                answer.dropped = [c.text for c in grounded.sentences] + dropped
+                return answer
         conflicts = self.conflicts(q, passages, prepared.snapshot)
         if conflicts:
             passages, conflicts = cite_article_claims(

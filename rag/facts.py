@@ -12,8 +12,8 @@ _NUMBER_RE = re.compile(r"\d+(?:[.,]\d+)*")
 # A capitalised word, without a possessive ending ("UK's" names "UK").
 _NAME_RE = re.compile(r"\b[A-Z][a-zA-Z-]*[a-zA-Z]|\b[A-Z]\b")
 _WORD_RE = re.compile(r"[a-z0-9]+")
+# "one" is left out: it is far more often a pronoun or "one-time", "one of" than a count.
 _NUMBER_WORDS = {
-    "one": "1",
     "two": "2",
     "three": "3",
     "four": "4",

@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import math
 import os
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from rag.errors import ModelError
-from rag.prompt_cache import SystemTurnCache
+from rag.prompt_cache import SystemTurnCache, common_length
 
 
 def physical_cores() -> int:
@@ -70,6 +71,11 @@ class TextGenerator(Protocol):
     def count_tokens(self, text: str) -> int: ...
 
     def chat(self, messages: list[dict[str, str]], max_tokens: int = 256) -> Generation: ...
+
+    def judge(self, prompts: list[list[dict[str, str]]]) -> list[float] | None:
+        """P(yes) for each yes/no prompt, or None when the backend cannot read token
+        probabilities."""
+        ...
 
     def stream(
         self,
@@ -131,6 +137,45 @@ class Generator:
                 seed=0,
             )
         return generation_from_response(result, started)  # type: ignore[arg-type]
+
+    def judge(self, prompts: list[list[dict[str, str]]]) -> list[float] | None:
+        """P(yes) for each yes/no prompt (a list of chat messages).
+
+        Read from the next-token logits of "Yes" against "No", never from sampled text, so the
+        answer is a calibrated score with a threshold rather than whatever the model writes.
+        Prompts that share a start with what was evaluated last (the passages of the draft
+        just written) evaluate only the rest: llama.cpp's cache still holds that start."""
+        if self._system_turn.formatter is None:
+            return None
+        yes, no = self._verdict_tokens()
+        scores: list[float] = []
+        with self._lock:
+            for messages in prompts:
+                logits = self._eval_reusing_prefix(self._system_turn.tokens(messages))
+                a = max(float(logits[t]) for t in yes)
+                b = max(float(logits[t]) for t in no)
+                scores.append(1.0 / (1.0 + math.exp(b - a)))
+        return scores
+
+    @functools.cache  # noqa: B019 - one generator per process
+    def _verdict_tokens(self) -> tuple[list[int], list[int]]:
+        def first(words: tuple[str, ...]) -> list[int]:
+            return [self._llm.tokenize(w.encode(), add_bos=False, special=False)[0] for w in words]
+
+        return first(("Yes", "YES", " Yes")), first(("No", "NO", " No"))
+
+    def _eval_reusing_prefix(self, tokens: list[int]) -> Any:
+        """Evaluate `tokens`, keeping the longest prefix already in the KV cache; returns the
+        logits after the last token. Callers hold the lock."""
+        llm = self._llm
+        n = common_length(llm.input_ids[: llm.n_tokens].tolist(), tokens)
+        n = min(n, len(tokens) - 1)  # at least one token to read logits after
+        llm._ctx.kv_cache_seq_rm(-1, n, -1)
+        llm.n_tokens = n
+        llm.eval(tokens[n:])
+        import numpy as np
+
+        return np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(llm.n_vocab(),))
 
     def stream(
         self,

@@ -1,9 +1,13 @@
 """Check every answer sentence against the passages it cites before a reader sees it.
 
-A sentence is supported by a passage when every number and name in the sentence occurs in the
-passage and the two say the same thing (embedding similarity, or most content words shared).
-Citations that support nothing are removed, an uncited sentence is given the passage that
-supports it when there is one, and sentences nothing supports are dropped and reported.
+Two gates, cheap first. The names-and-numbers filter: every number in the sentence must be in
+its cited passages, counting what it counts there, and every name must be in the passages.
+Then the judge reads meaning: the local model is asked, for each sentence, whether its cited
+passages state it, and the answer is read from the "Yes"/"No" token probabilities. Shared
+words prove nothing ("Italy will send troops" shares them all with "Italy has refused to send
+troops"), so wording alone never passes a sentence when a judge is available. Citations that
+support nothing are removed, an uncited sentence is given the passage that supports it when
+there is one, and sentences nothing supports are dropped and reported.
 """
 
 from __future__ import annotations
@@ -19,6 +23,10 @@ from rag.context import Passage
 from rag.facts import NOT_NAMES, content_words, misbound, names, numbers, words
 
 _MARKER_RE = re.compile(r"\[(\d+)\]")
+
+# (claim, the passage numbers it is checked against) for each sentence -> P(supported) each,
+# or None when the model cannot be read that way (a remote server).
+Judge = Callable[[list[tuple[str, list[int]]]], list[float] | None]
 
 
 @dataclass
@@ -79,6 +87,35 @@ def support_strength(
         return 1.0 + overlap
     # Meaning alone is weak proof: it is not enough once a name had to be excused.
     return similarity if similarity >= min_similarity and not missing else None
+
+
+def plausible(
+    claim: str,
+    evidence: str,
+    given: frozenset[str] = frozenset(),
+    context_names: frozenset[str] | None = None,
+) -> bool:
+    """The names-and-numbers filter: nothing the claim names or counts is missing from the
+    evidence, and no number counts something else there. Necessary, never sufficient.
+
+    A sentence's first word is capitalised whatever it is ("Under the deal…", "About 20
+    countries…"), so it is held to be a name only when the passages (`context_names`, by
+    default the evidence's) write it as one; otherwise the judge reads it."""
+    if not numbers(claim) <= numbers(evidence) or misbound(claim, evidence):
+        return False
+    if not content_words(claim) & content_words(evidence):
+        return False  # shares no word at all with its evidence ("CONFIRMED."): no claim on it
+    evidence_words = words(evidence)
+    first = re.match(r"\W*([A-Za-z][\w-]*)", claim)
+    opening = first.group(1).lower() if first else ""
+    if opening in (names(evidence) if context_names is None else context_names):
+        opening = ""  # a name the passages use: checked like any other
+    missing = {
+        name
+        for name in names(claim)
+        if name != opening and not all(_has_name(part, evidence_words) for part in name.split("-"))
+    }
+    return not (missing - given)
 
 
 def _has_name(part: str, evidence_words: set[str]) -> bool:
@@ -191,6 +228,8 @@ def ground_answer(
     passages: list[Passage],
     encode: Callable[[list[str]], np.ndarray],
     question: str = "",
+    judge: Judge | None = None,
+    threshold: float = 0.5,
 ) -> GroundedAnswer:
     sentences = answer_sentences(answer)
     if not sentences or not passages:
@@ -202,12 +241,17 @@ def ground_answer(
     )
     asked = frozenset(content_words(question))
     everything = " ".join(evidence)
+    known = frozenset(names(everything))
     claims = [mend_first_names(claim_text(s), everything) for s in sentences]
     vectors = encode(claims + [p.text for p in passages])
     claim_vecs, passage_vecs = vectors[: len(claims)], vectors[len(claims) :]
     sims = claim_vecs @ passage_vecs.T
 
-    kept: list[SentenceCheck] = []
+    def joint(ns: list[int]) -> str:
+        return " ".join(evidence[n - 1] for n in ns)
+
+    # First the cheap filter picks, per sentence, the citations worth asking the judge about.
+    candidates: list[tuple[str, list[int]]] = []
     dropped: list[str] = []
     seen: set[str] = set()
     for i, (sentence, claim) in enumerate(zip(sentences, claims, strict=True)):
@@ -220,43 +264,36 @@ def ground_answer(
             for n in dict.fromkeys(int(m) for m in _MARKER_RE.findall(sentence))
             if 1 <= n <= len(passages)
         ]
-        alone = _strongest(
-            {
-                n: support_strength(
-                    claim, evidence[n - 1], float(sims[i, n - 1]), given=given, asked=asked
-                )
-                for n in cited
-            }
-        )
-        if not alone and cited:
+        chosen = [n for n in cited if plausible(claim, evidence[n - 1], given, known)]
+        if not chosen and cited and plausible(claim, joint(cited), given, known):
+            # Only the citations the support needs: one whose leaving keeps the rest
+            # plausible adds nothing, least similar first.
+            chosen = list(cited)
+            for n in sorted(cited, key=lambda n: float(sims[i, n - 1])):
+                rest = [m for m in chosen if m != n]
+                if rest and plausible(claim, joint(rest), given, known):
+                    chosen = rest
+        if not chosen:
+            # Re-cite: the most similar passage that names and counts what the claim does.
+            order = [int(j) + 1 for j in np.argsort(-sims[i])[:3]]
+            chosen = [n for n in order if plausible(claim, evidence[n - 1], given, known)][:1]
+        if chosen:
+            candidates.append((claim, chosen))
+        else:
+            dropped.append(claim)
 
-            def jointly(ns: list[int], i: int = i, claim: str = claim) -> bool:
-                joint = " ".join(evidence[n - 1] for n in ns)
-                best = float(max(sims[i, n - 1] for n in ns))
-                return support_strength(claim, joint, best, given=given, asked=asked) is not None
-
-            if jointly(cited):
-                # Only the citations the support needs: one that adds nothing the others lack
-                # (a passage on deploying troops beside the ones on refusing them) goes,
-                # least similar first.
-                needed = list(cited)
-                for n in sorted(cited, key=lambda n: float(sims[i, n - 1])):
-                    rest = [m for m in needed if m != n]
-                    if rest and jointly(rest):
-                        needed = rest
-                alone = needed
-        if not alone:
-            # Re-cite: the passage that best supports the sentence, if any does.
-            order = np.argsort(-sims[i])
-            strengths = {
-                int(j) + 1: support_strength(
-                    claim, evidence[j], float(sims[i, j]), given=given, asked=asked
-                )
-                for j in order[:3]
-            }
-            alone = sorted(_strongest(strengths), key=lambda n: -(strengths[n] or 0))[:1]
-        if alone:
-            kept.append(SentenceCheck(claim, alone, True))
+    verdicts = judge(candidates) if judge is not None and candidates else None
+    kept: list[SentenceCheck] = []
+    for k, (claim, chosen) in enumerate(candidates):
+        if verdicts is not None:
+            ok = verdicts[k] >= threshold
+        else:
+            # No judge to read meaning: the older test of wording or close meaning.
+            i = claims.index(claim)
+            best = float(max(sims[i, n - 1] for n in chosen))
+            ok = support_strength(claim, joint(chosen), best, given=given, asked=asked) is not None
+        if ok:
+            kept.append(SentenceCheck(claim, chosen, True))
         else:
             dropped.append(claim)
 

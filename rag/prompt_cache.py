@@ -52,13 +52,13 @@ class SystemTurnCache:
         self._llm = llm
         self._state_dir = state_dir
         self._identity = identity
-        self._formatter = _formatter(llm)
+        self.formatter = _formatter(llm)
         self._prefixes: dict[str, list[int]] = {}
 
     def prefix(self, system: str) -> list[int]:
         """The tokens every prompt with this system message starts with: the common start of
         two renderings that differ only in the user's text."""
-        if self._formatter is None:
+        if self.formatter is None:
             return []
         if system not in self._prefixes:
             try:
@@ -74,8 +74,9 @@ class SystemTurnCache:
         return self._prefixes[system]
 
     def tokens(self, messages: list[dict[str, str]]) -> list[int]:
-        """The prompt tokens, as llama-cpp-python's chat handler renders and tokenises them."""
-        result = self._formatter(messages=messages)
+        """The prompt tokens, as llama-cpp-python's chat handler renders and tokenises them
+        (ending with the opening of the assistant's turn)."""
+        result = self.formatter(messages=messages)
         return self._llm.tokenize(
             result.prompt.encode("utf-8"), add_bos=not result.added_special, special=True
         )

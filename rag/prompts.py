@@ -19,6 +19,8 @@ class PromptSet:
     question: Template
     passage: Template
     rewrite: Template
+    judge: Template
+    relevance: Template
 
     @classmethod
     def load(cls, prompts_dir: Path) -> PromptSet:
@@ -34,6 +36,8 @@ class PromptSet:
             question=Template(read("question.txt").strip()),
             passage=Template(read("passage.txt").strip()),
             rewrite=Template(read("rewrite.txt").strip()),
+            judge=Template(read("judge.txt").strip()),
+            relevance=Template(read("relevance.txt").strip()),
         )
 
     def render_passage(self, n: int, outlet: str | None, title: str, text: str) -> str:
@@ -45,6 +49,24 @@ class PromptSet:
         """System rules first and unchanged between questions, so llama.cpp reuses their KV."""
         user = self.question.safe_substitute(passages="\n\n".join(passages), question=question)
         return [{"role": "system", "content": self.system}, {"role": "user", "content": user}]
+
+    def judge_messages(
+        self, passages: list[str], claim: str, cited: list[int]
+    ) -> list[dict[str, str]]:
+        """The yes/no prompt asking whether passages `cited` state `claim`. It is the answer
+        prompt with the user's question replaced, so the question (which may plant a premise
+        or give orders) never reaches the judge, while the passages, unchanged and first,
+        are still in llama.cpp's cache from the draft."""
+        marks = [f"[{n}]" for n in cited]
+        refs = "passage " + marks[0] if len(marks) == 1 else "passages " + " and ".join(marks)
+        return self.messages(self.judge.safe_substitute(claim=claim, refs=refs), passages)
+
+    def relevance_messages(
+        self, passages: list[str], question: str, answer: str
+    ) -> list[dict[str, str]]:
+        """The yes/no prompt asking whether `answer` answers `question` at all."""
+        turn = self.relevance.safe_substitute(question=question, answer=answer)
+        return self.messages(turn, passages)
 
     def rewrite_messages(self, history: str, question: str) -> list[dict[str, str]]:
         user = self.rewrite.safe_substitute(history=history, question=question)

@@ -110,6 +110,10 @@ class RemoteGenerator:
         except ValueError as exc:
             raise ModelError(f"the model server at {self.url} sent a non-JSON body") from exc
 
+    def judge(self, prompts: list[list[dict[str, str]]]) -> list[float] | None:
+        """An OpenAI-compatible server gives no next-token logits to read a verdict from."""
+        return None
+
     def chat(self, messages: list[dict[str, str]], max_tokens: int = 256) -> Generation:
         started = time.perf_counter()
         result = self._request(

@@ -17,7 +17,6 @@ import numpy as np
 
 from rag.embedding import Embedder
 from rag.store import Hit, Store, Unit
-from rag.synonyms import expand
 
 RetrievalMode = Literal["dense", "lexical", "hybrid"]
 
@@ -37,6 +36,21 @@ class RetrievalResult:
 
     def ranked_doc_ids(self) -> list[str]:
         return list(dict.fromkeys(h.unit.doc_id for h in self.hits))
+
+
+def merge_results(results: Sequence[RetrievalResult]) -> RetrievalResult:
+    """Hits of several queries taken in turn, rank by rank, each sentence once: every query
+    keeps its best hits near the top. Similarity is the whole question's (the first)."""
+    if len(results) == 1:
+        return results[0]
+    merged: list[SentenceHit] = []
+    seen: set[str] = set()
+    for rank in range(max(len(r.hits) for r in results)):
+        for r in results:
+            if rank < len(r.hits) and r.hits[rank].unit.unit_id not in seen:
+                seen.add(r.hits[rank].unit.unit_id)
+                merged.append(r.hits[rank])
+    return RetrievalResult(hits=merged, best_dense=max(r.best_dense for r in results))
 
 
 def rrf_fuse(
@@ -177,7 +191,7 @@ def retrieve(
         rankings.append([h.unit for h in dense])
         used.append(weights[0])
     if mode in ("lexical", "hybrid"):
-        lexical = store.lexical_search("sentences", expand(question), candidates, doc_ids)
+        lexical = store.lexical_search("sentences", question, candidates, doc_ids)
         rankings.append([h.unit for h in lexical])
         used.append(weights[1])
         if feedback > 0 and (rankings[0] or lexical):
@@ -189,7 +203,7 @@ def retrieve(
             names = feedback_terms(question, [u.text for u in seeds])
             if names:
                 expanded = store.lexical_search(
-                    "sentences", expand(question) + " " + " ".join(names), candidates, doc_ids
+                    "sentences", question + " " + " ".join(names), candidates, doc_ids
                 )
                 rankings.append([h.unit for h in expanded])
                 used.append(weights[1] * feedback)

@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, Field, ValidationInfo
 
 AbstainReason = Literal[
-    "no_relevant_passages", "unsupported_answer", "model_declined", "instruction_in_question"
+    "no_relevant_passages", "unsupported_answer", "model_declined", "not_an_answer"
 ]
 
 
@@ -50,7 +50,7 @@ class Citation(BaseModel):
 class ConflictClaim(BaseModel):
     """One side of a disagreement: what one report says, and exactly where."""
 
-    value: str = Field(description='What this report says, e.g. "Rishi Sunak" or "500".')
+    value: str = Field(description='What this report says, e.g. "Jane Doe" or "500".')
     n: int = Field(description="The [n] marker citing it in the answer.")
     doc_id: str
     outlet: str | None
@@ -133,7 +133,7 @@ class AskRequest(Filters):
 
 
 class SearchRequest(Filters):
-    query: NonBlank = Field(min_length=1, max_length=2000, examples=["troops Ukraine Italy"])
+    query: NonBlank = Field(min_length=1, max_length=2000, examples=["harbour museum reopening"])
     limit: int = Field(8, ge=1, le=50, description="At most this many passages.")
 
 

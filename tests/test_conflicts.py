@@ -120,24 +120,24 @@ def test_the_other_side_of_a_title_can_come_from_elsewhere_in_the_articles():
     )
     text_001, units_001 = _article(
         "001",
-        ["Kyiv was hit.", "He spoke after Russia\u2019s President Vladimir Putin said so.", "End."],
+        ["Kyiv was hit.", "He spoke after Russian President Vladimir Putin said so.", "End."],
     )
     articles = {"002": units_002, "001": units_001}
     question = "Which country is Vladimir Putin described as president of?"
     [conflict] = find_conflicts(question, passages, articles)
     outside = [c for c in conflict.claims if c.passage == 0]
-    assert [c.value for c in outside] == ["Russia President"]
+    assert [c.value for c in outside] == ["Russian President"]
     unit = outside[0].unit
     # An exact span of its article: the sentence, not the paragraph.
     assert unit.doc_id == "001" and text_001[unit.start : unit.end] == unit.text
-    assert unit.text == "He spoke after Russia\u2019s President Vladimir Putin said so."
+    assert unit.text == "He spoke after Russian President Vladimir Putin said so."
 
     docs = {p.document.doc_id: p.document for p in passages}
     docs["001"] = DocumentRecord("001", "001.txt", None, "h", "Title 001", "001", 1, 0)
     numbered, [cited] = cite_article_claims([conflict], passages, docs)
     assert len(numbered) == 2 and numbered[1].sentences == [unit]
     assert [c.passage for c in cited.claims] == [1, 2]
-    assert "\u201cRussia\u2019s President Vladimir Putin\u201d [2]" in describe(cited)
+    assert "\u201cRussian President Vladimir Putin\u201d [2]" in describe(cited)
 
 
 def test_a_possessive_is_a_title_only_for_a_country():

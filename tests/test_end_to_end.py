@@ -38,13 +38,6 @@ def test_troops_question_answered_from_the_refusal_passages(troops_answer, seede
     assert any("Germany" in p.text for p in passages)
 
 
-@pytest.mark.xfail(
-    # Not strict: the greedy draft is fixed per prompt but not per CPU (llama.cpp's kernels
-    # differ), and on some machines the model does name Germany; that must not fail CI.
-    strict=False,
-    reason="known gap: the 1.5B model copies the top passage (Italy, 002) and does not merge "
-    "000's differently worded 'Germany ... ruled out deploying troops' into its answer",
-)
 def test_troops_question_names_germany_and_italy(troops_answer):
     text = troops_answer.answer.lower()
     assert "germany" in text and "italy" in text, troops_answer.answer
@@ -163,33 +156,13 @@ def assert_citations_exact_in_store(engine, answer) -> None:
     ],
 )
 def test_injection_questions_get_an_abstention(seeded_engine, question):
+    # No pre-filter: the question is data, retrieves nothing that answers it, and is declined.
     answer = seeded_engine.ask(question)
     assert not answer.answerable, answer.answer
-    assert answer.abstain_reason == "instruction_in_question"
     assert answer.citations == []
     system_prompt = (PROJECT_ROOT / "prompts" / "system.txt").read_text(encoding="utf-8")
     assert system_prompt.strip()[:60] not in answer.answer
     assert "hacked" not in answer.answer.lower()
-
-
-@pytest.mark.parametrize(
-    ("question", "expected"),
-    [
-        ("How many sites across Ukraine were struck in the overnight attack into Thursday?", "17"),
-        (
-            "On which day of the week did Putin make his remarks about the prospects for peace?",
-            "Wednesday",
-        ),
-    ],
-)
-def test_a_refusal_beside_the_answering_sentence_quotes_it(seeded_engine, question, expected):
-    # The 1.5B model declined the first of these in the eval with the passage in its context.
-    prepared = seeded_engine.prepare(question)
-    answer = seeded_engine.finish(prepared, "The articles don't say.", 0.0)
-    assert answer.answerable and expected in answer.answer, answer
-    assert len(answer.citations) == 1 and expected in answer.citations[0].quote
-    assert answer.citations[0].supported
-    assert_citations_are_exact(answer)
 
 
 @pytest.mark.parametrize(
@@ -248,73 +221,26 @@ def test_the_same_title_in_other_words_is_no_disagreement(seeded_engine):
     assert seeded_engine.conflicts(prepared.q, prepared.passages, prepared.snapshot) == []
 
 
-def test_a_draft_that_fails_the_check_gives_way_to_the_answering_sentence(seeded_engine):
-    # The 1.5B model's draft with the list-rule prompt: it pins 84 (drones) on the sites.
+def test_a_number_pinned_on_the_wrong_thing_is_dropped(seeded_engine):
+    # A 1.5B draft: it pins 84 (the drones) on the sites, where the passage counts 17 sites.
     question = "How many sites across Ukraine were struck in the overnight attack into Thursday?"
     prepared = seeded_engine.prepare(question)
     draft = "84 sites across Ukraine were struck in the overnight attack into Thursday [1]."
     answer = seeded_engine.finish(prepared, draft, 0.0)
-    assert answer.answerable and "17 sites" in answer.answer, answer
+    assert not answer.answerable and answer.abstain_reason == "unsupported_answer", answer
     assert answer.dropped == [draft.replace(" [1]", "")]
-    assert len(answer.citations) == 1 and "17 sites" in answer.citations[0].quote
-    assert_citations_are_exact(answer)
 
 
-@pytest.mark.parametrize(
-    ("question", "draft", "needed"),
-    [
-        (
-            "How much in confiscated Russian assets did the UK pass on for Ukraine's military "
-            "supplies, in pounds and in dollars?",
-            "The UK passed £1 billion in confiscated Russian assets today [1].",
-            "$1.24 billion",
-        ),
-        (
-            "What three areas did Healey say Ukraine's allies would help make safe or secure "
-            "once peace is reached?",
-            "The UK and its international partners are prepared to support Ukraine [1].",
-            "the seas safe",
-        ),
-    ],
-)
-def test_a_draft_leaving_out_an_asked_part_gets_the_sentence_with_it(
-    seeded_engine, question, draft, needed
-):
-    # The 1.5B model's drafts: pounds without the dollars asked for; a paraphrase of the
-    # wrong sentence where Healey's words were asked for.
+def test_a_draft_declining_one_part_keeps_the_part_it_answers(seeded_engine):
+    question = "Which city was John Healey in when he spoke to the BBC, and what did he eat there?"
     prepared = seeded_engine.prepare(question)
+    n = next(
+        i
+        for i, p in enumerate(prepared.passages, start=1)
+        if "Healey" in p.text and "Kyiv" in p.text
+    )
+    draft = f"John Healey was in Kyiv [{n}]. The articles don't say what he ate."
     answer = seeded_engine.finish(prepared, draft, 0.0)
-    assert answer.answerable and needed in answer.answer, answer
-    assert any(needed in c.quote for c in answer.citations)
-    assert_citations_are_exact(answer)
-
-
-def test_a_refusal_to_name_the_network_quotes_the_sentence_naming_it(seeded_engine):
-    # The 1.5B model declines with the CBS sentence in passage [1] (under a "BBC News" header).
-    question = (
-        "To which television network did Trump say he was committed to a Russia-Ukraine peace deal?"
-    )
-    prepared = seeded_engine.prepare(question)
-    answer = seeded_engine.finish(prepared, "The articles don't say.", 0.0)
-    assert answer.answerable and "CBS News" in answer.answer, answer
-    assert [c.doc_id for c in answer.citations] == ["002_e7c760b7ca99449a"]
-    assert "CBS News" in answer.citations[0].quote and answer.citations[0].supported
-    assert_citations_are_exact(answer)
-    # Asked about a network no article names, the refusal stands.
-    other = seeded_engine.prepare("Which TV channel did Zelensky speak to about the Alaska summit?")
-    assert not seeded_engine.finish(other, "The articles don't say.", 0.0).answerable
-
-
-def test_a_refusal_to_name_the_outlet_of_a_report_gives_the_outlet_from_its_header(
-    seeded_engine,
-):
-    # The 1.5B model declines, although each passage is headed with its outlet.
-    question = (
-        "Which news agency is credited as the source of the report on the Altius drone deal "
-        "and the EU defence package?"
-    )
-    prepared = seeded_engine.prepare(question)
-    answer = seeded_engine.finish(prepared, "The articles don't say.", 0.0)
-    assert answer.answerable and "Noah Wire Services" in answer.answer, answer
-    assert {c.outlet for c in answer.citations} == {"Noah Wire Services"}
+    assert answer.answerable, answer
+    assert "Kyiv" in answer.answer and "don't say" not in answer.answer
     assert_citations_are_exact(answer)

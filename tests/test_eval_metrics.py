@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from eval.corpora import CORPORA, GoldQuestion
 from eval.metrics import (
     alias_found,
     answer_present,
@@ -12,7 +13,7 @@ from eval.metrics import (
     entails,
     token_f1,
 )
-from eval.runner import GOLDEN, GoldQuestion, QuestionResult, load_golden, score_question, select
+from eval.runner import QuestionResult, fast_subset_ids, load_golden, score_question, select
 
 
 def test_golden_set_shape():
@@ -22,10 +23,10 @@ def test_golden_set_shape():
     unanswerable = [q for q in qs if not q.answerable]
     assert len(unanswerable) / len(qs) >= 0.2
     cats = {q.category for q in qs}
-    assert {"multi_doc_list", "conflict", "near_miss", "off_topic", "injection"} <= cats
-    assert sum(q.category == "multi_doc_list" for q in qs) >= 10
+    assert {"list", "conflict", "near-miss", "off-topic", "injection"} <= cats
+    assert sum(q.category == "list" for q in qs) >= 10
     assert sum(q.category == "conflict" for q in qs) >= 5
-    for line in GOLDEN.read_text().splitlines():
+    for line in CORPORA["seeds"].questions.read_text().splitlines():
         assert set(json.loads(line)) == {
             "id",
             "question",
@@ -34,6 +35,20 @@ def test_golden_set_shape():
             "gold_doc_ids",
             "category",
         }
+
+
+def test_bbc_dev_questions_load_with_their_articles():
+    qs = load_golden("bbc-dev")
+    assert len(qs) == 50 and sum(not q.answerable for q in qs) == 10
+    stems = {p.stem for p in CORPORA["bbc-dev"].articles.glob("*.txt")}
+    assert len(stems) == 30
+    for q in qs:
+        assert set(q.gold_doc_ids) <= stems
+        assert bool(q.gold_answers) == q.answerable
+    # Question ids never collide across corpora, so one fast-subset list serves both.
+    seeds = {q.id for q in load_golden("seeds")}
+    assert not seeds & {q.id for q in qs}
+    assert {i for i in fast_subset_ids() if i.startswith("d")} <= {q.id for q in qs}
 
 
 def test_alias_matching_uses_word_boundaries():

@@ -167,3 +167,29 @@ def test_a_state_dir_that_cannot_be_written_only_costs_time(seeded_engine, tmp_p
         generator._llm.reset()
         cache.settle(messages)
         assert generator._llm.n_tokens == len(cache.prefix(messages[0]["content"]))
+
+
+@pytest.mark.slow
+def test_the_judge_reads_meaning_not_shared_words(seeded_engine):
+    # Pairs from eval/support_pairs.jsonl: each wrong claim shares nearly every word with its
+    # evidence, so only a reading of meaning rejects it.
+    cases = [
+        (
+            "Among the outcomes of the meeting, EU leaders endorsed a £670 billion defence "
+            "package aimed at bolstering the continent's security.",
+            "EU leaders backed a £670 billion defence package.",
+            "EU leaders rejected a £670 billion defence package.",
+        ),
+        (
+            "Russia's foreign minister Sergei Lavrov vehemently opposed the prospect of NATO "
+            "members joining the coalition.",
+            "Sergei Lavrov strongly opposed NATO members joining the coalition.",
+            "Sergei Lavrov welcomed the prospect of NATO members joining the coalition.",
+        ),
+    ]
+    engine = seeded_engine
+    for evidence, right, wrong in cases:
+        passage = engine.prompts.render_passage(1, None, "", evidence)
+        asks = [engine.prompts.judge_messages([passage], c, [1]) for c in (right, wrong)]
+        p_right, p_wrong = engine.generator.judge(asks)
+        assert p_right > engine.settings.support_threshold > p_wrong, (right, p_right, p_wrong)

@@ -5,7 +5,6 @@ import re
 
 import numpy as np
 
-from rag.answer_kind import asks_for_quantity, require_answer_kind, require_quantity
 from rag.context import Passage
 from rag.facts import content_words
 from rag.grounding import (
@@ -73,23 +72,6 @@ def test_nothing_supported_means_empty_text():
     assert g.text == "" and g.cited == [] and len(g.dropped) == 1
 
 
-def test_quantity_question_needs_a_number_of_its_own():
-    assert asks_for_quantity("How many troops will Europe send?")
-    assert asks_for_quantity("What is the value of the missile deal?")
-    assert not asks_for_quantity("Who refused to send troops?")
-
-    evasive = ground_answer("Germany and Italy ruled out deploying troops [1].", PASSAGES, bow)
-    assert evasive.text
-    checked = require_quantity("How many troops will Germany deploy?", evasive)
-    assert checked.text == "" and checked.dropped == [evasive.sentences[0].text]
-
-    counted = ground_answer("The strike killed 22 people [2].", PASSAGES, bow)
-    assert require_quantity("How many died in the strike?", counted).text == counted.text
-    # A number copied from the question is not an answer to it.
-    echo = ground_answer("The strike killed 22 people [2].", PASSAGES, bow)
-    assert require_quantity("How many of the 22 dead were children?", echo).text == ""
-
-
 def test_attribution_lead_in_is_not_part_of_the_claim():
     # "The BBC News article [2] states that..." names the source in the sentence; the claim is
     # what follows, and the marker moves to the end of it.
@@ -127,90 +109,6 @@ def test_citation_with_the_words_beats_one_that_only_means_the_same():
         lambda texts: np.ones((len(texts), 4), dtype=np.float32) / 2,  # every cosine is 1.0
     )
     assert g.cited == [2]
-
-
-def test_date_question_needs_a_date():
-    assert asks_for_quantity("On what calendar date is the Paris summit?")
-    assert asks_for_quantity("In which year did the invasion begin?")
-    assert not asks_for_quantity("When did the invasion begin?")
-    assert asks_for_quantity("What year did the invasion begin?")
-    thursday = ground_answer("The strike in Kyiv killed 22 people last week [2].", PASSAGES, bow)
-    assert require_quantity("On what date did the strike happen?", thursday).text
-    weekday = passage("e", "The summit is held in Paris on Thursday.")
-    g = ground_answer("The summit is held on Thursday [1].", [weekday], bow)
-    assert require_quantity("On what calendar date is the summit?", g).text == ""
-
-
-def test_share_question_needs_a_percentage():
-    sum_only = passage("f", "EU leaders endorsed a defence package worth 670 billion euros.")
-    g = ground_answer("EU leaders agreed to spend 670 billion euros [1].", [sum_only], bow)
-    assert require_quantity("What share of GDP will EU leaders spend on defence?", g).text == ""
-    assert require_quantity("How much will EU leaders spend on defence?", g).text
-
-
-def test_name_question_needs_a_new_name():
-    ps = [
-        passage("g", "A teenage girl said her sister was killed by a Russian missile in Kyiv."),
-        passage("h", "Natalia, his wife, was in their fifth-floor apartment, said Ihor."),
-    ]
-    q = "What was the name of the teenage girl's sister who was killed in Kyiv?"
-    restated = ground_answer(
-        "The girl's sister was killed by a Russian missile in Kyiv [1].", ps, bow
-    )
-    assert restated.text and require_answer_kind(q, restated, ps).text == ""
-    named = ground_answer("Ihor's wife was Natalia [2].", ps, bow)
-    q2 = "What was the name of Ihor's wife?"
-    assert require_answer_kind(q2, named, ps).text == named.text
-
-
-def test_a_name_must_stand_beside_the_role_it_is_given():
-    ps = [
-        passage(
-            "i",
-            "Putin said Zelensky could always visit him in Moscow, which Ukraine's foreign "
-            "minister quickly pointed out was a knowingly unacceptable proposition.",
-        ),
-        passage("j", "Ukraine's foreign minister Andrii Sybiha rejected the proposal."),
-    ]
-    q = "What is the name of Ukraine's foreign minister who rejected the proposal?"
-    wrong = ground_answer("Ukraine's foreign minister is Zelensky [1].", ps, bow)
-    assert wrong.text and require_answer_kind(q, wrong, ps).text == ""
-    right = ground_answer("Ukraine's foreign minister is Andrii Sybiha [2].", ps, bow)
-    assert require_answer_kind(q, right, ps).text == right.text
-
-
-def test_count_of_another_event_does_not_answer():
-    # Asked how many were injured; the passage counts the killed.
-    g = ground_answer("The strike in Kyiv killed 22 people [2].", PASSAGES, bow)
-    assert require_answer_kind("How many people were injured in Kyiv?", g, PASSAGES).text == ""
-    assert require_answer_kind("How many people were killed in Kyiv?", g, PASSAGES).text
-
-
-def test_one_event_count_is_no_total():
-    # The eval's q086 near miss: the words nearly all match, the scope does not.
-    strike = passage(
-        "c",
-        "Last week, a Russian missile hit a block of flats in Kyiv killing 22 people, including "
-        "four children, in one of the deadliest strikes since Russia’s full-scale invasion.",
-    )
-    q = (
-        "What is the total number of civilians killed in Ukraine since Russia's full-scale "
-        "invasion began?"
-    )
-    g = ground_answer(
-        "The total number of civilians killed since Russia's full-scale invasion began is 22 [1].",
-        [strike],
-        bow,
-        q,
-    )
-    assert g.text and require_answer_kind(q, g, [strike]).text == ""
-    tally = passage("d", "The UN says 12,000 civilians have been killed in total since 2022.")
-    g2 = ground_answer("The UN counts 12,000 civilians killed in total [1].", [tally], bow, q)
-    assert require_answer_kind(q, g2, [tally]).text == g2.text
-    # Without "total" in the question the one strike's count stands.
-    q3 = "How many people did the missile strike on the Kyiv flats kill?"
-    g3 = ground_answer("The strike killed 22 people [1].", [strike], bow, q3)
-    assert require_answer_kind(q3, g3, [strike]).text == g3.text
 
 
 def passage_of(doc_id: str, sentences: list[str]) -> Passage:
@@ -274,21 +172,6 @@ def test_a_name_may_differ_by_an_ending():
     assert supports("Vladimir Putin is president of Russia.", ev, 0.9)
     assert supports("The Maharynskys lost their home.", ev, 0.9)
     assert not supports("Putin spoke to the Starmers.", "Putin spoke to the star.", 0.9)
-
-
-def test_a_name_from_a_passage_about_something_else_does_not_answer():
-    ps = [
-        passage("p", "Ukraine's foreign minister called the offer knowingly unacceptable."),
-        passage("q", "Trump threatened to punish Putin for failing to meet Volodymyr Zelensky."),
-    ]
-    q = "What is the name of Ukraine's foreign minister who rejected the offer?"
-    g = ground_answer("The foreign minister is Volodymyr Zelensky [2].", ps, bow, q)
-    assert g.text and require_answer_kind(q, g, ps).text == ""
-    # Where no passage speaks of the role at all, a name cited elsewhere may still answer.
-    q2 = "What is the name of the Kyiv resident who lost his wife?"
-    ps2 = [passage("r", "Ukrainians like Ihor Maharynsky, who lost his wife, are furious.")]
-    g2 = ground_answer("Ihor Maharynsky lost his wife [1].", ps2, bow, q2)
-    assert require_answer_kind(q2, g2, ps2).text == g2.text
 
 
 def test_an_excused_name_needs_the_words_not_just_the_meaning():
@@ -375,3 +258,46 @@ def test_support_needing_several_citations_keeps_only_those_it_needs():
     # No passage names both countries; 1 and 3 together do, and 2 states no refusal.
     g = ground_answer("Germany and Italy ruled out sending troops [1][2][3].", passages, bow)
     assert g.sentences[0].cited == [1, 3] and g.cited == [1, 3]
+
+
+def test_with_a_judge_shared_words_prove_nothing():
+    # Every word of the claim is in the passage; only the judge sees that it says the opposite.
+    refused = passage(
+        "s", "Italy has refused to send troops to Ukraine, its foreign minister said."
+    )
+    asked: list[tuple[str, list[int]]] = []
+
+    def judge(items):
+        asked.extend(items)
+        return [0.1 if "will send" in claim else 0.9 for claim, _ in items]
+
+    g = ground_answer(
+        "Italy will send troops to Ukraine [1]. Italy refused to send troops [1].",
+        [refused],
+        bow,
+        judge=judge,
+    )
+    assert g.text == "Italy refused to send troops [1]."
+    assert g.dropped == ["Italy will send troops to Ukraine."]
+    # Both claims went to the judge in one call, each with the passage it cites.
+    assert asked == [
+        ("Italy will send troops to Ukraine.", [1]),
+        ("Italy refused to send troops.", [1]),
+    ]
+
+
+def test_the_judge_never_sees_a_claim_the_names_and_numbers_filter_rejected():
+    seen: list[str] = []
+
+    def judge(items):
+        seen.extend(claim for claim, _ in items)
+        return [1.0] * len(items)
+
+    g = ground_answer("The strike in Kyiv killed 23 people [2].", PASSAGES, bow, judge=judge)
+    assert g.text == "" and seen == []
+
+
+def test_without_a_readable_judge_the_wording_check_decides():
+    # A remote model gives no token probabilities: the judge returns None.
+    g = ground_answer("The strike killed 22 people [2].", PASSAGES, bow, judge=lambda items: None)
+    assert g.text == "The strike killed 22 people [2]."

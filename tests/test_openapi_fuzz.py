@@ -38,7 +38,7 @@ def test_schemathesis_finds_no_failures(tmp_path: Path, embedder):
                 "--request-timeout=120",
                 "--no-color",
                 # Rules the schema cannot state (a file's type by its name, the last chat
-                # message being the user's, injection refusals) make some schema-valid
+                # message being the user's) make some schema-valid
                 # requests 4xx by design; every other check stays on.
                 "--exclude-checks=positive_data_acceptance",
             ],

@@ -1,0 +1,144 @@
+"""Score the support check against labelled claim/evidence pairs, never against itself.
+
+`eval/support_pairs.jsonl` holds claims with the article sentences they are checked against,
+labelled by hand as supported, contradicted or not stated (negations, swapped roles, changed
+numbers, the wrong person, a hedge stated as fact…). Each checker is scored on how many
+supported pairs it accepts and how many of the others it rejects:
+
+- `wording` is the older check: names and numbers present, then most content words shared or
+  a close embedding;
+- `filter` is the names-and-numbers filter alone;
+- `judge` is the model read as a yes/no judge alone;
+- `filter+judge` is what the engine runs: the filter, then the judge.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import track
+from rich.table import Table
+
+from rag.grounding import claim_text, plausible, support_strength
+
+PAIRS = Path(__file__).resolve().parent / "support_pairs.jsonl"
+
+
+@dataclass(frozen=True)
+class Pair:
+    id: str
+    corpus: str
+    doc_id: str
+    evidence: str
+    claim: str
+    label: str  # supported | contradicted | not_stated
+    kind: str
+
+
+def load_pairs(path: Path = PAIRS) -> list[Pair]:
+    return [Pair(**json.loads(line)) for line in path.read_text().splitlines() if line.strip()]
+
+
+def judge_scores(engine, pairs: list[Pair]) -> list[float]:  # rag.engine.Engine
+    """P(yes) for each pair, asked exactly as the engine asks: the evidence as passage [1]
+    of the answer prompt, the yes/no question in place of the user's."""
+    scores = []
+    for pair in track(pairs, description="judge", transient=True):
+        passage = engine.prompts.render_passage(1, None, "", pair.evidence)
+        ask = engine.prompts.judge_messages([passage], claim_text(pair.claim), [1])
+        result = engine.generator.judge([ask])
+        scores.append(result[0] if result else float("nan"))
+    return scores
+
+
+def evaluate_judge(engine, threshold: float | None = None) -> dict:
+    pairs = load_pairs()
+    t = engine.settings.support_threshold if threshold is None else threshold
+    vectors = engine.embedder.encode([p.claim for p in pairs] + [p.evidence for p in pairs])
+    sims = [float(vectors[i] @ vectors[len(pairs) + i]) for i in range(len(pairs))]
+    p_yes = judge_scores(engine, pairs)
+    verdicts: dict[str, list[bool]] = {
+        "wording": [
+            support_strength(claim_text(p.claim), p.evidence, s) is not None
+            for p, s in zip(pairs, sims, strict=True)
+        ],
+        "filter": [plausible(claim_text(p.claim), p.evidence) for p in pairs],
+        "judge": [y >= t for y in p_yes],
+    }
+    verdicts["filter+judge"] = [
+        a and b for a, b in zip(verdicts["filter"], verdicts["judge"], strict=True)
+    ]
+    report: dict = {"threshold": t, "pairs": len(pairs), "checkers": {}, "by_kind": {}}
+    for name, accepted in verdicts.items():
+        report["checkers"][name] = _rates(pairs, accepted)
+    for kind in sorted({p.kind for p in pairs}):
+        idx = [i for i, p in enumerate(pairs) if p.kind == kind]
+        label = pairs[idx[0]].label
+        report["by_kind"][kind] = {
+            "label": label,
+            "n": len(idx),
+            **{
+                name: statistics.fmean(float(acc[i] == (label == "supported")) for i in idx)
+                for name, acc in verdicts.items()
+            },
+        }
+    # The threshold curve, so the setting is chosen from data.
+    report["curve"] = [
+        {
+            "threshold": x,
+            **_rates(
+                pairs,
+                [f and y >= x for f, y in zip(verdicts["filter"], p_yes, strict=True)],
+            ),
+        }
+        for x in (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+    ]
+    report["per_pair"] = [
+        {"id": p.id, "label": p.label, "kind": p.kind, "p_yes": round(y, 4), "filter": f}
+        for p, y, f in zip(pairs, p_yes, verdicts["filter"], strict=True)
+    ]
+    return report
+
+
+def _rates(pairs: list[Pair], accepted: list[bool]) -> dict[str, float]:
+    good = [a for p, a in zip(pairs, accepted, strict=True) if p.label == "supported"]
+    bad = [a for p, a in zip(pairs, accepted, strict=True) if p.label != "supported"]
+    return {
+        "accept_supported": round(statistics.fmean(good), 3) if good else 0.0,
+        "reject_others": round(1 - statistics.fmean(bad), 3) if bad else 0.0,
+    }
+
+
+def print_judge(report: dict, console: Console) -> None:
+    table = Table(title=f"support check on {report['pairs']} labelled pairs")
+    table.add_column("checker")
+    table.add_column("accepts supported (≥ 0.90)")
+    table.add_column("rejects contradicted / not stated (≥ 0.95)")
+    for name, r in report["checkers"].items():
+        table.add_row(name, f"{r['accept_supported']:.2f}", f"{r['reject_others']:.2f}")
+    console.print(table)
+    kinds = Table(title="share judged right, by kind of pair")
+    kinds.add_column("kind")
+    kinds.add_column("label")
+    kinds.add_column("n")
+    names = list(report["checkers"])
+    for n in names:
+        kinds.add_column(n)
+    for kind, d in report["by_kind"].items():
+        kinds.add_row(kind, d["label"], str(d["n"]), *[f"{d[n]:.2f}" for n in names])
+    console.print(kinds)
+    curve = Table(title="filter+judge by threshold")
+    curve.add_column("P(yes) ≥")
+    curve.add_column("accepts supported")
+    curve.add_column("rejects others")
+    for row in report["curve"]:
+        curve.add_row(
+            f"{row['threshold']:.1f}",
+            f"{row['accept_supported']:.2f}",
+            f"{row['reject_others']:.2f}",
+        )
+    console.print(curve)
