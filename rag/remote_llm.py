@@ -111,8 +111,15 @@ class RemoteGenerator:
             raise ModelError(f"the model server at {self.url} sent a non-JSON body") from exc
 
     def judge(self, prompts: list[list[dict[str, str]]]) -> list[float] | None:
-        """An OpenAI-compatible server gives no next-token logits to read a verdict from."""
-        return None
+        """An OpenAI-compatible server need not give next-token logits, so the verdict is
+        read from the greedy reply's first word: 1.0 for yes, 0.0 for no (0.5 otherwise)."""
+        scores = []
+        for messages in prompts:
+            reply = self.chat(messages, max_tokens=2).text.strip().lower()
+            scores.append(
+                1.0 if reply.startswith("yes") else 0.0 if reply.startswith("no") else 0.5
+            )
+        return scores
 
     def chat(self, messages: list[dict[str, str]], max_tokens: int = 256) -> Generation:
         started = time.perf_counter()
