@@ -299,9 +299,10 @@ def eval_cmd(
         from eval.runner import REPORTS
         from rag.engine import Engine
 
-        report = evaluate_judge(Engine(settings))
+        engine = Engine(settings)
+        report = evaluate_judge(engine)
         print_judge(report, err)
-        path = (out_dir or REPORTS) / f"support-pairs-{Engine(settings).model_name}.json"
+        path = (out_dir or REPORTS) / f"support-pairs-{engine.model_name}.json"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(report, indent=1), encoding="utf-8")
         out.print(f"report: {path}")

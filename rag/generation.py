@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+import numpy as np
+
 from rag.errors import ModelError
 from rag.prompt_cache import SystemTurnCache, common_length
 
@@ -173,8 +175,6 @@ class Generator:
         llm._ctx.kv_cache_seq_rm(-1, n, -1)
         llm.n_tokens = n
         llm.eval(tokens[n:])
-        import numpy as np
-
         return np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(llm.n_vocab(),))
 
     def stream(
