@@ -24,7 +24,7 @@ from api.models import (
     DocumentList,
     IngestResult,
 )
-from rag.errors import BadDocument
+from rag.errors import BadDocument, UnsupportedDocument
 from rag.loading import (
     DOC_ID_PATTERN,
     SUPPORTED_SUFFIXES,
@@ -32,6 +32,7 @@ from rag.loading import (
     article_from_upload,
     check_doc_id,
 )
+from rag.schemas import text_problem
 from rag.store import DocumentRecord
 
 router = APIRouter(
@@ -111,6 +112,10 @@ async def _read_article(request: Request, limit: int) -> Article:
         fields = {k: form.get(k) for k in ("title", "outlet", "doc_id")}
         if any(v is not None and not isinstance(v, str) for v in fields.values()):
             raise ApiError(422, "invalid_request", "title, outlet and doc_id must be text fields")
+        for name, value in fields.items():
+            problem = text_problem(value) if isinstance(value, str) else None
+            if problem:
+                raise ApiError(422, "invalid_request", f"{name} {problem}")
         return _article(data, upload.filename or "upload.txt", **fields)  # type: ignore[arg-type]
     if kind == "application/json":
         try:
@@ -148,10 +153,8 @@ def _article(
             data, file_name, doc_id=doc_id or None, title=title, outlet=outlet
         )
     except BadDocument as exc:
-        status = 415 if str(exc).startswith("unsupported file type") else 422
-        raise ApiError(
-            status, "unsupported_media_type" if status == 415 else exc.code, str(exc)
-        ) from None
+        status = 415 if isinstance(exc, UnsupportedDocument) else 422
+        raise ApiError(status, exc.code, str(exc)) from None
 
 
 @router.get("", response_model=DocumentList)

@@ -6,12 +6,12 @@ CLI and the evaluator.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from rag.loading import DOC_ID_PATTERN
-from rag.schemas import Answer, Filters, NonBlank, SourcePassage
+from rag.schemas import Answer, Filters, NonBlank, SourcePassage, Text
 
 # ---- documents ---------------------------------------------------------------------------------
 
@@ -20,8 +20,8 @@ class DocumentIn(BaseModel):
     """Raw article text; the same cleaning as a file (headline, `Source:` lines) applies."""
 
     text: NonBlank = Field(description="The article, as plain text.")
-    title: str | None = Field(None, max_length=300, description="Overrides the detected headline.")
-    outlet: str | None = Field(None, max_length=200, description="Overrides a `Source:` line.")
+    title: Text | None = Field(None, max_length=300, description="Overrides the detected headline.")
+    outlet: Text | None = Field(None, max_length=200, description="Overrides a `Source:` line.")
     doc_id: str | None = Field(
         None,
         pattern=DOC_ID_PATTERN,
@@ -74,20 +74,27 @@ class TokenEvent(BaseModel):
 # ---- OpenAI-compatible chat completions --------------------------------------------------------
 
 
+class ContentPart(BaseModel):
+    """One part of a message's content; only `text` parts are read."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    text: Text | None = None
+
+
 class ChatMessage(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     role: Literal["system", "developer", "user", "assistant", "tool", "function"]
-    content: str | list[dict[str, Any]] | None = None
+    content: Text | list[ContentPart] | None = None
 
     def plain_text(self) -> str:
         if isinstance(self.content, str):
             return self.content
         if not self.content:
             return ""
-        return " ".join(
-            str(part.get("text", "")) for part in self.content if part.get("type") == "text"
-        )
+        return " ".join(part.text or "" for part in self.content if part.type == "text")
 
 
 class ChatCompletionRequest(Filters):

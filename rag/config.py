@@ -52,8 +52,8 @@ class Settings(BaseSettings):
     feedback: float = Field(1.0, description="Weight of entity feedback search (0 = off).")
     feedback_docs: int = 1
     dedup: bool = Field(True, description="One context slot per near-duplicate passage.")
-    context_tokens: int = Field(320, description="Token budget for passages in the prompt.")
-    max_context_sentences: int = Field(8, description="Most sentences (with neighbours) shown.")
+    context_tokens: int = Field(500, description="Token budget for passages in the prompt.")
+    max_context_sentences: int = Field(12, description="Most sentences (with neighbours) shown.")
     question_shape: bool = Field(
         True, description="Retrieve per part of a question; more context for parts and lists."
     )

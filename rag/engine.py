@@ -45,7 +45,14 @@ from rag.prompts import PromptSet
 from rag.question import asks_for_list, question_parts
 from rag.remote_llm import RemoteGenerator, estimate_tokens, load_remote_generator
 from rag.retrieval import RetrievalResult, merge_results, retrieve
-from rag.schemas import Answer, ConflictClaim, SearchResponse, SearchResult, Timings
+from rag.schemas import (
+    Answer,
+    ConflictClaim,
+    SearchResponse,
+    SearchResult,
+    Timings,
+    text_problem,
+)
 from rag.schemas import Conflict as ConflictOut
 from rag.store import Store
 
@@ -167,6 +174,9 @@ class Engine:
         q = question.strip()
         if not q:
             raise BadQuestion("the question is empty: ask something about the articles")
+        problem = text_problem(question)
+        if problem:
+            raise BadQuestion(f"the question {problem}")
         if len(question) > self.settings.max_question_chars:
             raise BadQuestion(
                 f"the question is {len(question)} characters long; the limit is "

@@ -37,6 +37,13 @@ class BadDocument(NewsdeskError):
     code = "bad_document"
 
 
+class UnsupportedDocument(BadDocument):
+    """An upload of a kind that is not read at all: another file type, or bytes that are not
+    text (a binary file renamed .txt)."""
+
+    code = "unsupported_media_type"
+
+
 class StoreUnavailable(NewsdeskError):
     """The vector store (a Chroma server) cannot be reached or refused the request."""
 

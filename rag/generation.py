@@ -24,6 +24,9 @@ import numpy as np
 from rag.errors import ModelError
 from rag.prompt_cache import SystemTurnCache, common_length
 
+# Prompt tokens evaluated between two looks at a cancelled request: about a second on 2 cores.
+PREFILL_SLICE = 64
+
 
 def physical_cores() -> int:
     """Physical cores: llama.cpp gains nothing from hyper-threads and loses to contention."""
@@ -131,6 +134,7 @@ class Generator:
         started = time.perf_counter()
         with self._lock:
             self._system_turn.settle(messages)
+            self._prefill(messages)
             result = self._llm.create_chat_completion(
                 messages=messages,  # type: ignore[arg-type]
                 temperature=0.0,
@@ -177,6 +181,29 @@ class Generator:
         llm.eval(tokens[n:])
         return np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(llm.n_vocab(),))
 
+    def _prefill(
+        self, messages: list[dict[str, str]], cancel: threading.Event | None = None
+    ) -> bool:
+        """Evaluate the prompt in slices, checking `cancel` between them, so a client that
+        leaves during prompt evaluation frees the model within one slice (about a second on
+        two cores), not after the whole prompt. False when cancelled. Generation then finds
+        the prompt in the cache and evaluates only its last token. Every way in slices the
+        same way from the same boundary, so a prompt's logits, and its greedy draft, do not
+        depend on whether it was streamed. Callers hold the lock."""
+        cancel = cancel or threading.Event()
+        if self._system_turn.formatter is None:
+            return not cancel.is_set()
+        llm, tokens = self._llm, self._system_turn.tokens(messages)
+        n = common_length(llm.input_ids[: llm.n_tokens].tolist(), tokens)
+        llm._ctx.kv_cache_seq_rm(-1, n, -1)
+        llm.n_tokens = n
+        last = len(tokens) - 1
+        while llm.n_tokens < last:
+            if cancel.is_set():
+                return False
+            llm.eval(tokens[llm.n_tokens : min(llm.n_tokens + PREFILL_SLICE, last)])
+        return not cancel.is_set()
+
     def stream(
         self,
         messages: list[dict[str, str]],
@@ -188,6 +215,8 @@ class Generator:
             if cancel is not None and cancel.is_set():
                 return  # the caller left while waiting for the model
             self._system_turn.settle(messages)
+            if not self._prefill(messages, cancel):
+                return  # the caller left during prompt evaluation
             chunks = self._llm.create_chat_completion(
                 messages=messages,  # type: ignore[arg-type]
                 temperature=0.0,

@@ -259,6 +259,9 @@ def ground_answer(
         if key in seen:
             continue  # a small model repeating itself says nothing new the second time
         seen.add(key)
+        if len(re.findall(r"\w+", claim)) < 2:
+            dropped.append(claim)  # one bare word ("CONFIRMED") states nothing to check
+            continue
         cited = [
             n
             for n in dict.fromkeys(int(m) for m in _MARKER_RE.findall(sentence))
@@ -273,10 +276,23 @@ def ground_answer(
                 rest = [m for m in chosen if m != n]
                 if rest and plausible(claim, joint(rest), given, known):
                     chosen = rest
+        order = [int(j) + 1 for j in np.argsort(-sims[i])[:3]]
         if not chosen:
             # Re-cite: the most similar passage that names and counts what the claim does.
-            order = [int(j) + 1 for j in np.argsort(-sims[i])[:3]]
             chosen = [n for n in order if plausible(claim, evidence[n - 1], given, known)][:1]
+        if not chosen:
+            # A sentence that joins two passages of one article ("Jane Roe" named in one,
+            # "Ms Roe started at 15" in another): its citations plus the closest passage of
+            # the same article. Never of another article: a "Ms Roe" there may be someone else.
+            base = cited or order[:1]
+            docs = {passages[n - 1].document.doc_id for n in base}
+            for j in np.argsort(-sims[i]):
+                n = int(j) + 1
+                if n in base or passages[n - 1].document.doc_id not in docs:
+                    continue
+                if plausible(claim, joint([*base, n]), given, known):
+                    chosen = [*base, n]
+                    break
         if chosen:
             candidates.append((claim, chosen))
         else:

@@ -7,12 +7,14 @@ as the user has it, so `text[start:end]` always shows the exact passage.
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rag.errors import BadDocument, NewsdeskError
+from rag.errors import BadDocument, NewsdeskError, UnsupportedDocument
 from rag.html_text import html_to_article
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".html", ".htm")
@@ -22,6 +24,9 @@ HTML_SUFFIXES = (".html", ".htm")
 # also checked by pydantic's regex engine and published in the OpenAPI schema).
 DOC_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]+)*$"
 DOC_ID_MAX = 128
+# Metadata travels into every prompt header and listing: an outlet is a name, not a paragraph.
+OUTLET_MAX = 200
+TITLE_MAX = 300
 DOC_ID_RE = re.compile(DOC_ID_PATTERN)
 
 _SOURCE_RE = re.compile(r"^\s*source\s*:\s*(?P<outlet>.+?)\s*$", re.IGNORECASE)
@@ -128,28 +133,75 @@ def parse_article(text: str, doc_id: str, source_file: str) -> Article:
         doc_id=doc_id,
         source_file=source_file,
         text=text,
-        title=title,
-        outlet=outlet,
+        title=bounded(title, TITLE_MAX),
+        outlet=bounded(outlet, OUTLET_MAX) if outlet else None,
         body=body,
         headline=headline,
     )
 
 
 def read_text_file(path: Path) -> str:
-    """Decode as UTF-8 (BOM tolerated) keeping line endings, so offsets match the file."""
+    """Decode keeping line endings, so offsets match the file."""
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise NewsdeskError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    return decode_text(data)
-
-
-def decode_text(data: bytes) -> str:
     try:
-        return data.decode("utf-8-sig")
+        return decode_text(data, html=path.suffix.lower() in HTML_SUFFIXES)
+    except UnsupportedDocument as exc:
+        raise UnsupportedDocument(f"{path}: {exc}") from None
+
+
+_BOMS = (
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+_CHARSET_RE = re.compile(
+    rb"""<meta[^>]{0,200}?charset\s*=\s*["']?([A-Za-z0-9_-]+)""", re.IGNORECASE
+)
+NOT_TEXT = "the file is not text (binary data or control characters): upload UTF-8 text or HTML"
+
+
+def decode_text(data: bytes, html: bool = False) -> str:
+    """Text from bytes: a byte-order mark (UTF-8, UTF-16) wins, then UTF-8, then for HTML the
+    charset the page declares, then Windows-1252 (old newsroom exports). Bytes that decode to
+    something no article contains (NULs, many control characters) are refused, never stored
+    as mojibake that search cannot find."""
+    text = _decode(data, html)
+    if not looks_like_text(text):
+        raise UnsupportedDocument(NOT_TEXT)
+    return text
+
+
+def _decode(data: bytes, html: bool) -> str:
+    for bom, codec in _BOMS:
+        if data.startswith(bom):
+            try:
+                return data.decode(codec)
+            except UnicodeDecodeError:
+                raise UnsupportedDocument(NOT_TEXT) from None
+    try:
+        return data.decode("utf-8")
     except UnicodeDecodeError:
-        # Old newsroom exports are often Windows-1252; better than refusing the file.
-        return data.decode("cp1252", errors="replace")
+        pass
+    declared = _CHARSET_RE.search(data[:4096]) if html else None
+    if declared:
+        try:
+            return data.decode(declared.group(1).decode("ascii"))
+        except (LookupError, UnicodeDecodeError):
+            pass
+    if b"\0" in data:
+        raise UnsupportedDocument(NOT_TEXT)
+    return data.decode("cp1252", errors="replace")
+
+
+def looks_like_text(text: str) -> bool:
+    """No NUL, and at most 1 in 100 characters a control or undecodable one."""
+    if "\0" in text:
+        return False
+    odd = sum(1 for ch in text if (ch < " " and ch not in "\t\n\r\f\v") or ch in "\x7f\ufffd")
+    return odd <= max(2, len(text) // 100)
 
 
 def load_article(path: Path) -> Article:
@@ -163,8 +215,8 @@ def _from_html(markup: str, doc_id: str, source_file: str) -> Article:
     page = html_to_article(markup)
     article = parse_article(page.text, doc_id=doc_id, source_file=source_file)
     if page.title and article.headline is None:
-        article.title = page.title
-    article.outlet = article.outlet or page.outlet
+        article.title = bounded(page.title, TITLE_MAX)
+    article.outlet = article.outlet or (bounded(page.outlet, OUTLET_MAX) if page.outlet else None)
     return article
 
 
@@ -193,10 +245,25 @@ def safe_file_name(name: str) -> str:
 
 
 def doc_id_for(name: str) -> str:
-    """An id from a file name or title: unsafe characters become '-'."""
-    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-._")[:128]
+    """An id from a file name or title: accents dropped ("Café" -> "Cafe"), other unsafe
+    characters become '-'. A name in another script keeps a short hash of itself, so
+    "Музей открылся" and "Клуб выиграл кубок" never share an id, and the same name always
+    gets the same one."""
+    plain = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", plain).strip("-._")
     stem = re.sub(r"\.{2,}", ".", stem)
-    return stem or "document"
+    if not stem or _has_untransliterated(name):
+        digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:10]
+        stem = f"{stem[:100]}-{digest}" if stem else f"doc-{digest}"
+    return stem[:128]
+
+
+def _has_untransliterated(name: str) -> bool:
+    """A letter or digit with no ASCII form (Cyrillic, CJK...): the slug lost part of it."""
+    return any(
+        ch.isalnum() and not unicodedata.normalize("NFKD", ch).encode("ascii", "ignore")
+        for ch in name
+    )
 
 
 def article_from_upload(
@@ -213,11 +280,11 @@ def article_from_upload(
         file_name = safe_file_name(file_name)
         suffix = Path(file_name).suffix.lower()
         if suffix not in SUPPORTED_SUFFIXES:
-            raise BadDocument(
+            raise UnsupportedDocument(
                 f"unsupported file type {suffix or '(none)'}: upload "
                 f"{', '.join(SUPPORTED_SUFFIXES)}"
             )
-    text = decode_text(data)
+    text = decode_text(data, html=suffix in HTML_SUFFIXES)
     if not text.strip():
         raise BadDocument("the document is empty")
     if doc_id is None:
@@ -231,11 +298,22 @@ def article_from_upload(
         article = parse_article(text, doc_id=doc_id, source_file=source_file)
     if not article.body:
         raise BadDocument("the document has no article text after cleaning")
+    for label, value, limit in (("title", title, TITLE_MAX), ("outlet", outlet, OUTLET_MAX)):
+        if value and len(" ".join(value.split())) > limit:
+            raise BadDocument(f"the {label} is longer than {limit} characters")
     if title and title.strip():
         article.title = " ".join(title.split())
     if outlet and outlet.strip():
         article.outlet = " ".join(outlet.split())
     return article
+
+
+def bounded(label: str, limit: int) -> str:
+    """One line of at most `limit` characters, cut at a word with an ellipsis."""
+    flat = " ".join(label.split())
+    if len(flat) <= limit:
+        return flat
+    return flat[: limit - 1].rsplit(" ", 1)[0] + "…"
 
 
 def find_article_files(paths: list[Path]) -> list[Path]:

@@ -11,6 +11,9 @@ from pathlib import Path
 from string import Template
 
 from rag.errors import NewsdeskError
+from rag.loading import bounded
+
+HEADER_MAX = 60
 
 
 @dataclass(frozen=True)
@@ -41,8 +44,12 @@ class PromptSet:
         )
 
     def render_passage(self, n: int, outlet: str | None, title: str, text: str) -> str:
+        # A header names its source in a few tokens, however long the stored metadata is.
         return self.passage.safe_substitute(
-            n=n, outlet=outlet or "unknown outlet", title=title, text=text.strip()
+            n=n,
+            outlet=bounded(outlet, HEADER_MAX) if outlet else "unknown outlet",
+            title=bounded(title, HEADER_MAX),
+            text=text.strip(),
         )
 
     def messages(self, question: str, passages: list[str]) -> list[dict[str, str]]:

@@ -5,6 +5,7 @@ Later versions may add fields; existing ones are never renamed.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, Field, ValidationInfo
@@ -104,15 +105,43 @@ class Answer(BaseModel):
     )
 
 
+# C0 controls and DEL, but tab, newline and carriage return, which ordinary text uses.
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def text_problem(value: str) -> str | None:
+    """Why a text cannot come in, or None: the one test every way in applies (questions,
+    chat messages, search queries, document text, titles, outlets), so a lone surrogate is a
+    clear 422 everywhere instead of a crash in whichever tokenizer meets it first."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "holds a lone surrogate (U+D800-U+DFFF), which is not valid Unicode text"
+    found = _CONTROL_RE.search(value)
+    if found:
+        return f"holds the control character U+{ord(found.group()):04X}"
+    return None
+
+
+def _valid_text(value: str, info: ValidationInfo) -> str:
+    problem = text_problem(value)
+    if problem:
+        raise ValueError(f"{info.field_name or 'text'} {problem}")
+    return value
+
+
+Text = Annotated[str, AfterValidator(_valid_text)]
+
+
 def _not_blank(value: str, info: ValidationInfo) -> str:
     if not value.strip():
         raise ValueError(f"{info.field_name} must not be empty")
     return value
 
 
-NonBlank = Annotated[str, AfterValidator(_not_blank)]
+NonBlank = Annotated[Text, AfterValidator(_not_blank)]
 # A name in a filter: something visible, not an empty prefix that matches every document.
-FilterName = Annotated[str, Field(min_length=1, max_length=200, pattern=r"\S")]
+FilterName = Annotated[Text, Field(min_length=1, max_length=200, pattern=r"\S")]
 
 
 class Filters(BaseModel):

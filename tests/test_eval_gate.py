@@ -11,10 +11,10 @@ from eval.runner import evaluate, fast_subset_ids, select
 
 pytestmark = pytest.mark.slow
 
-# Measured on each subset with the default 1.5B model when the rule modules were replaced by
-# the judge (seeds: 6 of 8 answerable right, 2 of 4 unanswerable declined; bbc-dev: 4 of 7
-# right, 3 of 3 declined); floors sit a step below, as greedy drafts drift with the KV-cache
-# state earlier tests leave. Raise them as answering improves.
+# Measured on each subset with the default 1.5B model and a 500-token context (seeds: 6 of 8
+# answerable right, 3 of 4 unanswerable declined; bbc-dev: 5 of 7 right, 3 of 3 declined);
+# floors sit a step below, as greedy drafts drift with the KV-cache state earlier tests
+# leave. Raise them as answering improves.
 FLOORS = {
     "seeds": {
         "answer_presence": 0.62,
@@ -23,10 +23,10 @@ FLOORS = {
         "right_article": 0.62,
     },
     "bbc-dev": {
-        "answer_presence": 0.42,
+        "answer_presence": 0.57,
         "abstention": 0.66,
         "citation_format": 0.90,
-        "right_article": 0.42,
+        "right_article": 0.57,
     },
 }
 CEILINGS = {"unsupported_numbers": 0.0}

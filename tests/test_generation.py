@@ -2,11 +2,13 @@
 was asked before it, so a greedy draft is a function of its prompt."""
 
 import contextlib
+import threading
 
 import numpy as np
 import pytest
 
 from rag import kv_state
+from rag.generation import PREFILL_SLICE
 from rag.prompt_cache import SystemTurnCache, common_length
 
 QUESTION = "Which countries refused to send troops to Ukraine?"
@@ -193,3 +195,20 @@ def test_the_judge_reads_meaning_not_shared_words(seeded_engine):
         asks = [engine.prompts.judge_messages([passage], c, [1]) for c in (right, wrong)]
         p_right, p_wrong = engine.generator.judge(asks)
         assert p_right > engine.settings.support_threshold > p_wrong, (right, p_right, p_wrong)
+
+
+@pytest.mark.slow
+def test_a_cancelled_request_stops_during_prompt_evaluation(seeded_engine):
+    generator = seeded_engine.generator
+    messages = seeded_engine.prepare(QUESTION).messages
+    tokens = generator._system_turn.tokens(messages)
+    prefix = generator._system_turn.prefix(messages[0]["content"])
+    assert len(tokens) - len(prefix) > 3 * PREFILL_SLICE  # several slices to evaluate
+    cancel = threading.Event()
+    threading.Timer(0.2, cancel.set).start()
+    assert list(generator.stream(messages, cancel=cancel)) == []
+    # It stopped between slices: the prompt's end was never evaluated.
+    assert generator._llm.n_tokens < len(tokens) - 1
+    # The next request is unaffected: the same greedy draft as a fresh chat.
+    first = generator.chat(messages, max_tokens=24).text
+    assert "".join(generator.stream(messages, max_tokens=24)) == first

@@ -301,3 +301,39 @@ def test_without_a_readable_judge_the_wording_check_decides():
     # A remote model gives no token probabilities: the judge returns None.
     g = ground_answer("The strike killed 22 people [2].", PASSAGES, bow, judge=lambda items: None)
     assert g.text == "The strike killed 22 people [2]."
+
+
+def doc_passage(doc_id: str, index: int, text: str) -> Passage:
+    doc = DocumentRecord(doc_id, f"{doc_id}.txt", None, "h", "Title", "BBC", 1, 0.0)
+    unit = Unit(f"{doc_id}~s{index}", doc_id, index, 0, len(text), text)
+    return Passage(doc, [unit], 1.0, 1.0)
+
+
+def test_a_sentence_joining_two_passages_of_one_article_cites_both():
+    passages = [
+        doc_passage("a", 3, "Joining the firm at 15, Ms Roe became its youngest manager at 19."),
+        doc_passage("a", 0, "Jane Roe, the former head of the firm, has died aged 44."),
+        doc_passage("b", 0, "Jane Doe joined a rival firm at 15 and left at 19."),
+    ]
+    g = ground_answer("Jane Roe joined the firm at 15 and was a manager by 19 [1].", passages, bow)
+    assert g.sentences[0].cited == [1, 2]
+
+
+def test_a_name_from_another_article_never_completes_a_claim():
+    # "Mr Roe" in article a may be a different Roe from the one article b names in full.
+    passages = [
+        doc_passage("a", 0, "Mr Roe was paid between 25,000 and 35,000 for advisory work."),
+        doc_passage("b", 0, "Tom Roe, the firm's chief executive, has died aged 44."),
+    ]
+    g = ground_answer("Tom Roe was paid between 25,000 and 35,000 [1].", passages, bow)
+    assert g.text == "" and g.dropped == ["Tom Roe was paid between 25,000 and 35,000."]
+
+
+def test_a_bare_word_states_nothing_and_is_dropped():
+    g = ground_answer(
+        "CONFIRMED [1].",
+        [passage("a", "The deal was confirmed on Monday.")],
+        bow,
+        judge=lambda items: [1.0] * len(items),
+    )
+    assert g.text == "" and g.dropped == ["CONFIRMED."]

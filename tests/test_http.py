@@ -154,6 +154,47 @@ def test_openai_request_errors_use_the_error_shape(server):
     assert r.status_code == 422 and "last message" in r.json()["error"]["message"]
 
 
+BAD_TEXT = [r"a\ud800b", r"bell\u0007"]  # a lone surrogate, a control character (JSON escapes)
+
+
+@pytest.mark.parametrize("bad", BAD_TEXT)
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/v1/ask", '{"question": "%s"}'),
+        ("/v1/ask/stream", '{"question": "%s"}'),
+        ("/v1/search", '{"query": "%s"}'),
+        ("/v1/chat/completions", '{"messages": [{"role": "user", "content": "%s"}]}'),
+        (
+            "/v1/chat/completions",
+            '{"messages": [{"role": "user", "content": [{"type": "text", "text": "%s"}]}]}',
+        ),
+        ("/v1/documents", '{"text": "Some words. %s"}'),
+        ("/v1/documents", '{"text": "Some words.", "title": "%s"}'),
+        ("/v1/documents", '{"text": "Some words.", "outlet": "%s"}'),
+    ],
+)
+def test_every_text_that_comes_in_is_checked_the_same_way(server, path, body, bad):
+    url, _ = server
+    r = httpx.post(f"{url}{path}", content=body % bad, headers={"content-type": "application/json"})
+    assert r.status_code == 422, r.text
+    error = r.json()["error"]
+    assert error["code"] == "invalid_request"
+    # JSON parsers refuse a lone surrogate escape themselves; what parses is checked by one rule.
+    expected = ("U+0007",) if "u0007" in bad else ("surrogate", "hex escape", "unicode")
+    assert any(word in error["message"] for word in expected), error["message"]
+
+
+def test_a_control_character_in_a_multipart_field_is_refused(server):
+    url, _ = server
+    r = httpx.post(
+        f"{url}/v1/documents",
+        files={"file": ("note.txt", b"Some words.")},
+        data={"title": "bell\x07"},
+    )
+    assert r.status_code == 422 and "U+0007" in r.json()["error"]["message"]
+
+
 # ---- documents ---------------------------------------------------------------------------------
 
 
@@ -240,6 +281,11 @@ def test_raw_text_and_html_uploads(docs_server):
     ("request_kwargs", "status", "code"),
     [
         ({"files": {"file": ("story.pdf", b"%PDF-1.4")}}, 415, "unsupported_media_type"),
+        (
+            {"files": {"file": ("elf.txt", b"\x7fELF\x02\x01\x00" * 40)}},
+            415,
+            "unsupported_media_type",
+        ),
         ({"content": b"plain words", "headers": {"content-type": "text/plain"}}, 415, None),
         ({"files": {"file": ("big.txt", b"word " * 5000)}}, 413, "payload_too_large"),
         ({"json": {"text": "word " * 5000}}, 413, "payload_too_large"),
@@ -312,6 +358,16 @@ def test_api_key_guards_everything_but_health(seeded_engine):
             headers={"Authorization": "Bearer s3cret"},
         )
         assert right.status_code == 200 and right.json()["results"]
+        # RFC 7235: the scheme name is case-insensitive; the key itself is not.
+        for header, status in (
+            ("bearer s3cret", 200),
+            ("BEARER s3cret", 200),
+            ("Bearer S3CRET", 401),
+            ("Basic s3cret", 401),
+            ("s3cret", 401),
+        ):
+            r = httpx.get(f"{url}/v1/documents", headers={"Authorization": header})
+            assert r.status_code == status, header
 
 
 def test_without_a_key_the_api_is_open_and_cors_is_off(server):

@@ -1,9 +1,19 @@
+import codecs
 from pathlib import Path
 
 import pytest
 
-from rag.errors import NewsdeskError
-from rag.loading import find_article_files, load_article, parse_article, read_text_file
+from rag.errors import BadDocument, NewsdeskError, UnsupportedDocument
+from rag.loading import (
+    DOC_ID_RE,
+    article_from_upload,
+    decode_text,
+    doc_id_for,
+    find_article_files,
+    load_article,
+    parse_article,
+    read_text_file,
+)
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 
@@ -104,7 +114,7 @@ def test_uploads_get_safe_ids_and_refuse_paths():
     assert article.doc_id == "harbour-museum-v2"
     assert article.outlet == "Gazette" and article.title == "Harbour museum opens"
     assert article.text == story.decode()
-    assert doc_id_for("a..b") == "a.b" and doc_id_for("...") == "document"
+    assert doc_id_for("a..b") == "a.b" and doc_id_for("...").startswith("doc-")
     for name in ("../x.txt", "a/b.txt", "a\\b.txt", ".env", ""):
         with pytest.raises(BadDocument):
             article_from_upload(story, name)
@@ -135,3 +145,65 @@ def test_html_files_become_text_with_title_and_outlet(tmp_path):
     assert "Menu" not in article.text and "track()" not in article.text
     body = " ".join(article.text[s.start : s.end] for s in article.body)
     assert "4,000 visitors" in body
+
+
+ARTICLE = "Harbour museum reopens\n\nThe museum reopened on Monday after a £7.3m refit.\n"
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        ARTICLE.encode("utf-8"),
+        codecs.BOM_UTF8 + ARTICLE.encode("utf-8"),
+        ARTICLE.encode("utf-16"),  # with its byte-order mark
+        codecs.BOM_UTF16_BE + ARTICLE.encode("utf-16-be"),
+        ARTICLE.encode("cp1252"),
+    ],
+)
+def test_text_in_any_common_encoding_reads_the_same(data):
+    assert decode_text(data) == ARTICLE
+
+
+def test_html_is_read_in_the_charset_it_declares():
+    page = '<html><head><meta charset="koi8-r"><title>t</title></head><body>Музей</body></html>'
+    assert "Музей" in decode_text(page.encode("koi8-r"), html=True)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"\x7fELF\x02\x01\x01\x00" + bytes(range(256)) * 4,  # an executable renamed .txt
+        bytes((i * 7919) % 256 for i in range(4000)),  # random-looking bytes
+        ARTICLE.encode("utf-16-le"),  # UTF-16 without a byte-order mark: NULs everywhere
+    ],
+)
+def test_bytes_that_are_not_text_are_refused(data):
+    with pytest.raises(UnsupportedDocument, match="not text"):
+        decode_text(data)
+    with pytest.raises(UnsupportedDocument, match="not text"):
+        article_from_upload(data, "story.txt")
+
+
+def test_names_in_other_scripts_get_distinct_stable_ids():
+    names = ["Музей открылся", "Клуб выиграл кубок", "новости.txt", "体育.txt", "Отчёт 2024"]
+    ids = [doc_id_for(n) for n in names]
+    assert len(set(ids)) == len(ids)
+    assert ids == [doc_id_for(n) for n in names]  # the same name, the same id: re-upload replaces
+    assert all(DOC_ID_RE.fullmatch(i) for i in ids)
+    assert doc_id_for("Café opens") == "Cafe-opens"  # accents are dropped, not hashed
+    titled = [article_from_upload(b"Some words.", None, title=t).doc_id for t in names[:2]]
+    assert titled[0] != titled[1]
+
+
+def test_metadata_that_reaches_prompts_is_bounded(tmp_path):
+    from rag.config import Settings
+    from rag.prompts import HEADER_MAX, PromptSet
+
+    long_source = "Source: " + "Very Long Outlet Name " * 300
+    article = parse_article(f"Headline here\n\nA sentence of body.\n{long_source}\n", "x", "x.txt")
+    assert article.outlet and len(article.outlet) <= 200
+    with pytest.raises(BadDocument, match="longer than 200"):
+        article_from_upload(b"Some words.", "x.txt", outlet="O" * 5000)
+    prompts = PromptSet.load(Settings().prompts_dir)
+    header = prompts.render_passage(1, "Outlet " * 1000, "Title " * 1000, "Body.")
+    assert len(header) < 2 * HEADER_MAX + 20

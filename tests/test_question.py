@@ -1,7 +1,11 @@
-"""A question's shape: its parts and whether it asks for a list (grammar only, no topics)."""
+"""A question's shape: its parts and whether it asks for a list (grammar only, no topics),
+and the questions no way in accepts."""
 
 import pytest
 
+from rag.config import Settings
+from rag.engine import Engine
+from rag.errors import BadQuestion
 from rag.question import asks_for_list, question_parts
 
 
@@ -44,3 +48,19 @@ def test_a_question_splits_where_a_new_wh_word_starts_a_part(question, parts):
 )
 def test_a_list_question_asks_for_a_plural_or_a_count(question, is_list):
     assert asks_for_list(question) is is_list
+
+
+@pytest.mark.parametrize(
+    ("question", "reason"),
+    [
+        ("   ", "empty"),
+        ("Who won?\x00", "control character U.0000"),
+        ("Who \ud800 won?", "surrogate"),
+        ("x" * 2001, "2000"),
+    ],
+)
+def test_every_way_in_refuses_the_same_bad_questions(tmp_path, question, reason):
+    # The CLI and the evaluator ask the engine directly; it checks what the HTTP schema checks.
+    engine = Engine(Settings(data_dir=tmp_path))
+    with pytest.raises(BadQuestion, match=reason):
+        engine.check_question(question)
