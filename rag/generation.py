@@ -174,12 +174,18 @@ class Generator:
         """Evaluate `tokens`, keeping the longest prefix already in the KV cache; returns the
         logits after the last token. Callers hold the lock."""
         llm = self._llm
-        n = common_length(llm.input_ids[: llm.n_tokens].tolist(), tokens)
-        n = min(n, len(tokens) - 1)  # at least one token to read logits after
-        llm._ctx.kv_cache_seq_rm(-1, n, -1)
-        llm.n_tokens = n
+        n = self._keep_common_prefix(tokens, len(tokens) - 1)  # a token to read logits after
         llm.eval(tokens[n:])
         return np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(llm.n_vocab(),))
+
+    def _keep_common_prefix(self, tokens: list[int], most: int) -> int:
+        """Cut llama.cpp's cache back to the longest start it shares with `tokens` (at most
+        `most` tokens), so only the rest is evaluated; returns that length."""
+        llm = self._llm
+        n = min(common_length(llm.input_ids[: llm.n_tokens].tolist(), tokens), most)
+        llm._ctx.kv_cache_seq_rm(-1, n, -1)
+        llm.n_tokens = n
+        return n
 
     def _prefill(
         self, messages: list[dict[str, str]], cancel: threading.Event | None = None
@@ -194,9 +200,7 @@ class Generator:
         if self._system_turn.formatter is None:
             return not cancel.is_set()
         llm, tokens = self._llm, self._system_turn.tokens(messages)
-        n = common_length(llm.input_ids[: llm.n_tokens].tolist(), tokens)
-        llm._ctx.kv_cache_seq_rm(-1, n, -1)
-        llm.n_tokens = n
+        self._keep_common_prefix(tokens, len(tokens))
         last = len(tokens) - 1
         while llm.n_tokens < last:
             if cancel.is_set():

@@ -276,7 +276,8 @@ def ground_answer(
                 rest = [m for m in chosen if m != n]
                 if rest and plausible(claim, joint(rest), given, known):
                     chosen = rest
-        order = [int(j) + 1 for j in np.argsort(-sims[i])[:3]]
+        ranked = [int(j) + 1 for j in np.argsort(-sims[i])]  # passage numbers, closest first
+        order = ranked[:3]
         if not chosen:
             # Re-cite: the most similar passage that names and counts what the claim does.
             chosen = [n for n in order if plausible(claim, evidence[n - 1], given, known)][:1]
@@ -286,8 +287,7 @@ def ground_answer(
             # the same article. Never of another article: a "Ms Roe" there may be someone else.
             base = cited or order[:1]
             docs = {passages[n - 1].document.doc_id for n in base}
-            for j in np.argsort(-sims[i]):
-                n = int(j) + 1
+            for n in ranked:
                 if n in base or passages[n - 1].document.doc_id not in docs:
                     continue
                 if plausible(claim, joint([*base, n]), given, known):
