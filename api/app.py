@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
-from api import ask, documents, openai_compat
+from api import ask, documents, internal, jobs, openai_compat
 from api.admission import Admission
 from api.deps import AdmissionDep, EngineDep
 from api.errors import documented, error_response, install_error_handlers
@@ -23,6 +23,7 @@ from api.middleware import ApiKeyMiddleware, BodyLimitMiddleware
 from rag.config import Settings
 from rag.engine import Engine
 from rag.errors import NewsdeskError
+from rag.reindex import vector_store_problem
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
@@ -39,6 +40,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         else:
             app.state.engine = engine
         yield
+        app.state.jobs.shutdown()
 
     app = FastAPI(
         title="newsdesk",
@@ -48,6 +50,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     )
     app.state.settings = settings
     app.state.admission = Admission(settings.queue_size)
+    app.state.jobs = jobs.Jobs()
     install_error_handlers(app)
 
     app.add_middleware(
@@ -67,19 +70,23 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         )
 
     @app.get("/healthz", tags=["health"])
-    def healthz() -> dict[str, str]:
-        """The process is up (no checks: for liveness probes)."""
+    async def healthz() -> dict[str, str]:
+        """The process is up (no checks: for liveness probes). On the event loop itself, so a
+        thread pool full of requests waiting for the store never delays it."""
         return {"status": "ok"}
 
     @app.get("/readyz", tags=["health"], responses=documented(503))
     def readyz(engine: EngineDep, admission: AdmissionDep) -> JSONResponse:
-        """Ready to answer: the model is loaded and the store is reachable."""
+        """Ready to answer: the model is loaded, the store reachable and its vectors whole."""
         try:
             chunks = engine.store.count_chunks()
             engine.store.ping()  # a Chroma server that went away makes this replica unready
+            lost = vector_store_problem(engine.store)  # deleted, short, or not answering
             model_loaded = "_generator" in engine.__dict__
         except NewsdeskError as exc:
             return error_response(503, "not_ready", str(exc))
+        if lost:
+            return error_response(503, "not_ready", lost)
         if not model_loaded:
             return error_response(
                 503, "not_ready", f"the model {engine.model_name} is still loading"
@@ -98,4 +105,6 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(ask.router)
     app.include_router(openai_compat.router)
     app.include_router(documents.router)
+    app.include_router(internal.router)
+    app.include_router(jobs.router)
     return app

@@ -27,7 +27,8 @@ class DocumentIn(BaseModel):
         pattern=DOC_ID_PATTERN,
         max_length=128,
         description="Stable id; uploading again with the same id replaces the document. "
-        "Default: from the title, else from a hash of the text.",
+        "Default: from the title (a new id if another title has it), else from a hash of the "
+        "text.",
     )
 
 
@@ -49,9 +50,16 @@ class DocumentList(BaseModel):
 
 
 class IngestResult(BaseModel):
-    status: Literal["added", "updated", "unchanged"]
+    status: Literal["added", "replaced", "unchanged"] = Field(
+        description="`replaced` only when the client named the id of an existing document or "
+        "uploaded the same file name (or, as JSON, the same title) again."
+    )
     chunks_written: int
     document: DocumentInfo
+    sha256: str = Field(description="SHA-256 of this version's text (UTF-8).")
+    replaced_hash: str | None = Field(
+        None, description="SHA-256 of the text of the version this upload replaced."
+    )
 
 
 class Deleted(BaseModel):

@@ -21,6 +21,7 @@ _ANAPHORA = re.compile(
     re.IGNORECASE,
 )
 MAX_TURNS = 3
+REWRITE_TOKENS = 64
 
 
 @dataclass
@@ -43,12 +44,21 @@ class Conversation:
         question = question.strip()
         if not self.turns or not needs_rewrite(question):
             return question
-        history = "\n".join(
-            f"User: {t.standalone}\nAssistant: {t.answer}" for t in self.turns[-MAX_TURNS:]
-        )
-        messages = self.engine.prompts.rewrite_messages(history, question)
-        draft = self.engine.generator.chat(messages, max_tokens=64).text
-        return clean_rewrite(draft, question)
+        engine = self.engine
+        turns = self.turns[-MAX_TURNS:]
+        while turns:
+            history = "\n".join(f"User: {t.standalone}\nAssistant: {t.answer}" for t in turns)
+            messages = engine.prompts.rewrite_messages(history, question)
+            # Turns a client sends can be long: the oldest go until the prompt and the rewrite
+            # fit the model's window.
+            needs = engine.prompts.prompt_tokens(messages, engine.count_tokens) + REWRITE_TOKENS
+            if needs <= engine.settings.n_ctx:
+                draft = engine.generator.chat(messages, max_tokens=REWRITE_TOKENS).text
+                rewritten = clean_rewrite(draft, question)
+                too_long = len(rewritten) > engine.settings.max_question_chars
+                return question if too_long else rewritten
+            turns = turns[1:]
+        return question
 
     def record(self, question: str, standalone: str, answer: Answer) -> None:
         self.turns.append(Turn(question, standalone, _plain(answer.answer)))

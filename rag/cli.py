@@ -6,6 +6,7 @@ are for bugs only.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import sys
 from collections.abc import Callable
@@ -79,13 +80,48 @@ def ingest(
     """Add or update articles (.txt/.md); unchanged files are skipped, removed ones deleted."""
     from rag.engine import Engine
     from rag.loading import find_article_files
+    from rag.owner import ServerIngest, writer_or_server
 
     settings = _settings(data_dir)
     targets = list(paths) if paths else [settings.seeds_dir]
     find_article_files(targets)  # bad paths fail here, before any model loads
-    engine = Engine(settings, show_progress=not quiet)
-    report = engine.ingest(targets)
-    err.print(f"ingest: {report.summary()}; store has {engine.store.count_chunks()} chunks")
+    # A running server owns a local vector store: write through it (see rag/owner.py).
+    with writer_or_server(settings.data_dir, settings.chroma_url) as server:
+        if server is not None:
+            key = settings.api_key.get_secret_value() if settings.api_key else None
+            client = ServerIngest(server, api_key=key)
+            try:
+                client.wait_until_up(on_wait=err.print)
+                report, chunks = client.ingest(targets, show_progress=not quiet, console=err)
+            finally:
+                client.close()
+            err.print(
+                f"ingest (through the server at {server.url}): {report.summary()}; "
+                f"store has {chunks} chunks",
+                soft_wrap=True,
+            )
+            return
+        engine = Engine(settings, show_progress=not quiet)
+        report = engine.ingest(targets)
+        err.print(f"ingest: {report.summary()}; store has {engine.store.count_chunks()} chunks")
+
+
+@app.command()
+@friendly_errors
+def reindex(
+    data_dir: DataDir = None,
+    chroma_url: Annotated[
+        str | None,
+        typer.Option(help="Chroma server for the vectors [env NEWSDESK_CHROMA_URL]."),
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Rebuild the vector store from the document database (lost, short or other embedder)."""
+    from rag.reindex import reindex as run_reindex
+
+    settings = _settings(data_dir, chroma_url=chroma_url)
+    report = run_reindex(settings, show_progress=not quiet, console=err)
+    err.print(f"reindex: {report.summary()}; vectors match the store's passages")
 
 
 @app.command()
@@ -206,24 +242,29 @@ def serve(
 
     from api.app import create_app
     from rag.engine import Engine
+    from rag.owner import client_url, serving
 
     settings = _settings(
         data_dir, model, host=host, port=port, chroma_url=chroma_url, llm_url=llm_url
     )
-    engine = Engine(settings, show_progress=True)
-    if ingest_seeds:
-        report = engine.ingest([settings.seeds_dir])
-        err.print(f"seeds: {report.summary()}")
-    engine.ensure_corpus()
-    if settings.llm_url:
-        err.print(f"connecting to the model server at {settings.llm_url} …")
-    else:
-        err.print(f"loading model {settings.model} …")
-    engine.warm_up()
-    base = f"http://{settings.host}:{settings.port}"
-    auth = "API key required" if settings.api_key else "no API key set"
-    err.print(f"newsdesk ready on {base} ({auth}; API docs at {base}/docs)")
-    uvicorn.run(create_app(settings, engine=engine), host=settings.host, port=settings.port)
+    with contextlib.ExitStack() as owned:
+        if not settings.chroma_url:  # one process on a local vector store (rag/owner.py)
+            url = client_url(settings.host, settings.port)
+            owned.enter_context(serving(settings.data_dir, url, on_wait=err.print))
+        engine = Engine(settings, show_progress=True)
+        if ingest_seeds:
+            report = engine.ingest([settings.seeds_dir])
+            err.print(f"seeds: {report.summary()}")
+        engine.ensure_corpus()
+        if settings.llm_url:
+            err.print(f"connecting to the model server at {settings.llm_url} …")
+        else:
+            err.print(f"loading model {settings.model} …")
+        engine.warm_up()
+        base = f"http://{settings.host}:{settings.port}"
+        auth = "API key required" if settings.api_key else "no API key set"
+        err.print(f"newsdesk ready on {base} ({auth}; API docs at {base}/docs)")
+        uvicorn.run(create_app(settings, engine=engine), host=settings.host, port=settings.port)
 
 
 @app.command()

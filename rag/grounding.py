@@ -21,6 +21,7 @@ import numpy as np
 from rag.citations import answer_sentences, strip_markers
 from rag.context import Passage
 from rag.facts import NOT_NAMES, content_words, misbound, names, numbers, words
+from rag.question import asks_for_list
 
 _MARKER_RE = re.compile(r"\[(\d+)\]")
 
@@ -60,6 +61,7 @@ def support_strength(
     min_overlap: float = 0.5,
     given: frozenset[str] = frozenset(),
     asked: frozenset[str] = frozenset(),
+    echoed: frozenset[str] = frozenset(),
 ) -> float | None:
     """None when the evidence does not support the claim; otherwise how strongly it does.
 
@@ -69,7 +71,7 @@ def support_strength(
     echoed back, not claims the answer adds; the wording test reads what the answer adds.
     Wording is the stronger proof: a passage that shares most of the claim's words scores
     1 + overlap, one that only means something close scores its cosine (below 1)."""
-    if not numbers(claim) <= numbers(evidence) or misbound(claim, evidence):
+    if not numbers(claim) - echoed <= numbers(evidence) or misbound(claim, evidence):
         return None
     evidence_words = words(evidence)
     missing = {
@@ -94,14 +96,17 @@ def plausible(
     evidence: str,
     given: frozenset[str] = frozenset(),
     context_names: frozenset[str] | None = None,
+    echoed: frozenset[str] = frozenset(),
 ) -> bool:
     """The names-and-numbers filter: nothing the claim names or counts is missing from the
     evidence, and no number counts something else there. Necessary, never sufficient.
 
     A sentence's first word is capitalised whatever it is ("Under the deal…", "About 20
     countries…"), so it is held to be a name only when the passages (`context_names`, by
-    default the evidence's) write it as one; otherwise the judge reads it."""
-    if not numbers(claim) <= numbers(evidence) or misbound(claim, evidence):
+    default the evidence's) write it as one; otherwise the judge reads it. Numbers in
+    `echoed` are the question's own count of what it asks for ("which four offices…"): an
+    answer repeating it ("the four offices were…") adds no number of its own."""
+    if not numbers(claim) - echoed <= numbers(evidence) or misbound(claim, evidence):
         return False
     if not content_words(claim) & content_words(evidence):
         return False  # shares no word at all with its evidence ("CONFIRMED."): no claim on it
@@ -242,6 +247,12 @@ def ground_answer(
     asked = frozenset(content_words(question))
     everything = " ".join(evidence)
     known = frozenset(names(everything))
+    # "Which four offices did she hold?": "four" is the question's count of the items.
+    echoed = frozenset(numbers(question)) if asks_for_list(question) else frozenset()
+
+    def fits(claim: str, text: str) -> bool:
+        return plausible(claim, text, given, known, echoed)
+
     claims = [mend_first_names(claim_text(s), everything) for s in sentences]
     vectors = encode(claims + [p.text for p in passages])
     claim_vecs, passage_vecs = vectors[: len(claims)], vectors[len(claims) :]
@@ -267,20 +278,20 @@ def ground_answer(
             for n in dict.fromkeys(int(m) for m in _MARKER_RE.findall(sentence))
             if 1 <= n <= len(passages)
         ]
-        chosen = [n for n in cited if plausible(claim, evidence[n - 1], given, known)]
-        if not chosen and cited and plausible(claim, joint(cited), given, known):
+        chosen = [n for n in cited if fits(claim, evidence[n - 1])]
+        if not chosen and cited and fits(claim, joint(cited)):
             # Only the citations the support needs: one whose leaving keeps the rest
             # plausible adds nothing, least similar first.
             chosen = list(cited)
             for n in sorted(cited, key=lambda n: float(sims[i, n - 1])):
                 rest = [m for m in chosen if m != n]
-                if rest and plausible(claim, joint(rest), given, known):
+                if rest and fits(claim, joint(rest)):
                     chosen = rest
         ranked = [int(j) + 1 for j in np.argsort(-sims[i])]  # passage numbers, closest first
         order = ranked[:3]
         if not chosen:
             # Re-cite: the most similar passage that names and counts what the claim does.
-            chosen = [n for n in order if plausible(claim, evidence[n - 1], given, known)][:1]
+            chosen = [n for n in order if fits(claim, evidence[n - 1])][:1]
         if not chosen:
             # A sentence that joins two passages of one article ("Jane Roe" named in one,
             # "Ms Roe started at 15" in another): its citations plus the closest passage of
@@ -290,7 +301,7 @@ def ground_answer(
             for n in ranked:
                 if n in base or passages[n - 1].document.doc_id not in docs:
                     continue
-                if plausible(claim, joint([*base, n]), given, known):
+                if fits(claim, joint([*base, n])):
                     chosen = [*base, n]
                     break
         if chosen:
@@ -307,7 +318,10 @@ def ground_answer(
             # No judge to read meaning: the older test of wording or close meaning.
             i = claims.index(claim)
             best = float(max(sims[i, n - 1] for n in chosen))
-            ok = support_strength(claim, joint(chosen), best, given=given, asked=asked) is not None
+            strength = support_strength(
+                claim, joint(chosen), best, given=given, asked=asked, echoed=echoed
+            )
+            ok = strength is not None
         if ok:
             kept.append(SentenceCheck(claim, chosen, True))
         else:

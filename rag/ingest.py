@@ -7,17 +7,21 @@ embedder) changed, so re-running ingest on an unchanged folder costs a hash per 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
+import numpy as np
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from rag.chunking import article_sentences, chunk_article
 from rag.config import Settings
 from rag.embedding import Embedder
+from rag.errors import NewsdeskError
 from rag.loading import Article, find_article_files, load_article
-from rag.store import Store, Unit
+from rag.store import DocumentRecord, Store, Unit
 
 PIPELINE_VERSION = "units-v2"
 
@@ -49,19 +53,95 @@ def document_hash(article: Article, fingerprint: str) -> str:
     return hashlib.sha256(f"{fingerprint}\n{article.text}".encode()).hexdigest()
 
 
+class Ingested(NamedTuple):
+    status: str  # "added" | "updated" | "unchanged"
+    chunks: int  # chunks written
+    replaced_hash: str | None = None  # SHA-256 of the replaced version's text, when updated
+
+
 def ingest_article(
     article: Article,
     store: Store,
     embedder: Embedder,
     settings: Settings,
     source_path: str | None = None,
-) -> tuple[str, int]:
-    """Index one article; returns ("added" | "updated" | "unchanged", chunks written)."""
+    progress: Callable[[int, int], None] | None = None,
+) -> Ingested:
+    """Index one article, under the id `settle_doc_id` gives it.
+
+    The embedding, the slow part, runs before the store is touched and holds no store lock;
+    `progress(done, total)` follows it."""
     digest = document_hash(article, pipeline_fingerprint(settings, embedder.name))
-    existing = store.get_document(article.doc_id)
+    existing = settle_doc_id(article, store, source_path)
     if existing is not None and existing.content_hash == digest:
-        return "unchanged", 0
+        return Ingested("unchanged", 0)
+    replaced = text_hash(store.document_text(existing.doc_id)) if existing else None
     units = article_units(article, settings)
+    embeddings = embed_units(
+        article, units, embedder, settings, progress=progress, pause=store.give_way
+    )
+    store.replace_document(article, units, embeddings, digest, source_path)
+    return Ingested("added" if existing is None else "updated", len(units["chunks"]), replaced)
+
+
+def text_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def settle_doc_id(
+    article: Article, store: Store, source_path: str | None = None
+) -> DocumentRecord | None:
+    """Give the article its final id and return the document it will replace, if any.
+
+    An id the client named replaces whatever holds it. An id derived from a file name or a
+    title replaces only a document of that same name ("Café.txt" and "Cafe.txt" both slug to
+    `Cafe`): otherwise the article takes the first free id, or the one its own name already
+    holds, among `<slug>-<hash of the name>`, `<slug>-<hash>-2`, ... So a derived id never
+    silently replaces another article, and the same name always lands on the same document."""
+    existing = store.get_document(article.doc_id)
+    name = article.derived_from
+    if existing is None or name is None or _same_name(existing, article, source_path):
+        return existing
+    base = f"{article.doc_id[:100]}-{text_hash(name)[:10]}"
+    synthetic = article.source_file == f"{article.doc_id}.txt" and name != article.source_file
+    for n in range(1, 1000):
+        candidate = base if n == 1 else f"{base}-{n}"
+        existing = store.get_document(candidate)
+        if existing is None or _same_name(existing, article, source_path):
+            if synthetic:  # a JSON upload's file name follows its id
+                article.source_file = f"{candidate}.txt"
+            article.doc_id = candidate
+            return existing
+    raise NewsdeskError(f"no free document id for {name!r}: name the id explicitly")
+
+
+def _same_name(doc: DocumentRecord, article: Article, source_path: str | None) -> bool:
+    """Whether `doc` is an earlier version of `article`: the same file name, or, for pasted
+    text, the same title. Two files of one name that both still exist on disk are two
+    articles; a file whose old path is gone was moved (a folder ingested from a new place)."""
+    if article.derived_from == article.source_file:
+        old, new = doc.source_path, source_path
+        moved = old is not None and new is not None and old != new and not Path(old).exists()
+        return doc.source_file == article.source_file and (
+            None in (old, new) or old == new or moved
+        )
+    return doc.title == article.derived_from
+
+
+def embed_units(
+    article: Article,
+    units: dict[str, list[Unit]],
+    embedder: Embedder,
+    settings: Settings,
+    progress: Callable[[int, int], None] | None = None,
+    pause: Callable[[float], None] | None = None,
+) -> dict[str, np.ndarray]:
+    """The vectors of an article's units, one place for ingest and `newsdesk reindex` alike, so
+    a rebuilt store embeds exactly the texts an ingest would have.
+
+    Each distinct text is embedded once: an article that repeats a sentence (or a whole run of
+    them) costs no more than one that says it once. The embedding runs in the background, so
+    a query waiting for the embedder goes first."""
     chunk_texts = [_embedding_text(article, u.text) for u in units["chunks"]]
     sents = units["sentences"]
     window = settings.sentence_window
@@ -70,10 +150,39 @@ def ingest_article(
     sentence_texts = [
         " ".join(u.text for u in sents[max(0, i - window) : i + 1]) for i in range(len(sents))
     ]
-    vectors = embedder.encode(chunk_texts + sentence_texts)
-    embeddings = {"chunks": vectors[: len(chunk_texts)], "sentences": vectors[len(chunk_texts) :]}
-    store.replace_document(article, units, embeddings, digest, source_path)
-    return ("added" if existing is None else "updated"), len(units["chunks"])
+    texts = chunk_texts + sentence_texts
+    distinct = list(dict.fromkeys(texts))
+    position = {text: i for i, text in enumerate(distinct)}
+    unique_vectors = embedder.encode_background(distinct, progress=progress, pause=pause)
+    vectors = unique_vectors[[position[t] for t in texts]] if texts else unique_vectors
+    _separate_repeats(texts, vectors)
+    return {"chunks": vectors[: len(chunk_texts)], "sentences": vectors[len(chunk_texts) :]}
+
+
+# How far a repeated text's vector is moved from the first copy's: a cosine change of about
+# 2e-6, below any score that is shown or compared.
+_REPEAT_NUDGE = 1e-4
+
+
+def _separate_repeats(texts: list[str], vectors: np.ndarray) -> None:
+    """Move the vector of each repeat of a text a hair away from the first copy's, in place.
+
+    Chroma's HNSW graph degrades on many identical points: with the dense graph settings
+    (`rag.store.HNSW_METADATA`), each insert compared itself with every earlier copy. About
+    4,300 copies of one sentence took 8.5 minutes to write, against 2-3 ms per distinct
+    vector. The nudge is deterministic (a fixed seed, in text order), so an ingest and a
+    reindex of the same article store the same vectors."""
+    seen: set[str] = set()
+    repeats = []
+    for row, text in enumerate(texts):
+        if text in seen:
+            repeats.append(row)
+        seen.add(text)
+    if not repeats:
+        return
+    noise = np.random.default_rng(0).standard_normal((len(repeats), vectors.shape[1]))
+    moved = vectors[repeats] + _REPEAT_NUDGE * noise.astype(np.float32)
+    vectors[repeats] = moved / np.linalg.norm(moved, axis=1, keepdims=True)
 
 
 def article_units(article: Article, settings: Settings) -> dict[str, list[Unit]]:
@@ -135,19 +244,27 @@ def ingest_paths(
         for path in files:
             progress.update(task, description=path.name)
             article = load_article(path)
-            status, n = ingest_article(article, store, embedder, settings, str(path.resolve()))
+            status, n, _ = ingest_article(article, store, embedder, settings, str(path.resolve()))
             getattr(report, status).append(article.doc_id)
             report.chunks_written += n
             progress.advance(task)
 
-    # A file that disappeared from an ingested folder takes its chunks with it.
+    for doc_id in removed_from_folders(store, paths, files):
+        store.delete_document(doc_id)
+        report.deleted.append(doc_id)
+    return report
+
+
+def removed_from_folders(store: Store, paths: list[Path], files: list[Path]) -> list[str]:
+    """Documents once ingested from a folder in `paths` whose file is gone: an ingest of the
+    folder deletes them, whether it runs here or through the server that owns the data dir."""
     present = {str(p.resolve()) for p in files}
     folders = [p.resolve() for p in paths if p.is_dir()]
+    gone: list[str] = []
     for doc in store.list_documents():
         if not doc.source_path or doc.source_path in present:
             continue
         source = Path(doc.source_path)
         if any(folder in source.parents for folder in folders) and not source.exists():
-            store.delete_document(doc.doc_id)
-            report.deleted.append(doc.doc_id)
-    return report
+            gone.append(doc.doc_id)
+    return gone

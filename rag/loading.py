@@ -57,6 +57,9 @@ class Article:
     outlet: str | None
     body: list[Span] = field(default_factory=list)
     headline: Span | None = None
+    # The file name or title the id was made from; None when the client named the id. A derived
+    # id only ever replaces a document of that same name (`rag.ingest.settle_doc_id`).
+    derived_from: str | None = None
 
     @property
     def content_hash(self) -> str:
@@ -207,8 +210,11 @@ def looks_like_text(text: str) -> bool:
 def load_article(path: Path) -> Article:
     text = read_text_file(path)
     if path.suffix.lower() in HTML_SUFFIXES:
-        return _from_html(text, doc_id=path.stem, source_file=path.name)
-    return parse_article(text, doc_id=path.stem, source_file=path.name)
+        article = _from_html(text, doc_id=path.stem, source_file=path.name)
+    else:
+        article = parse_article(text, doc_id=path.stem, source_file=path.name)
+    article.derived_from = path.name
+    return article
 
 
 def _from_html(markup: str, doc_id: str, source_file: str) -> Article:
@@ -287,9 +293,11 @@ def article_from_upload(
     text = decode_text(data, html=suffix in HTML_SUFFIXES)
     if not text.strip():
         raise BadDocument("the document is empty")
+    derived_from = None
     if doc_id is None:
         base = Path(file_name).stem if file_name else (title or hashlib.sha256(data).hexdigest())
         doc_id = doc_id_for(base) if file_name or title else f"doc-{base[:16]}"
+        derived_from = file_name or (" ".join(title.split()) if title else None)
     doc_id = check_doc_id(doc_id)
     source_file = file_name or f"{doc_id}.txt"
     if suffix in HTML_SUFFIXES:
@@ -305,6 +313,7 @@ def article_from_upload(
         article.title = " ".join(title.split())
     if outlet and outlet.strip():
         article.outlet = " ".join(outlet.split())
+    article.derived_from = derived_from
     return article
 
 

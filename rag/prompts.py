@@ -6,6 +6,7 @@ braces and percent signs that must pass through untouched.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from string import Template
@@ -14,6 +15,9 @@ from rag.errors import NewsdeskError
 from rag.loading import bounded
 
 HEADER_MAX = 60
+# Tokens a chat template adds around the messages (role markers, turn ends; about 15 for the
+# default model), with room for counting a prompt's parts apart rather than joined.
+TEMPLATE_SLACK = 64
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,37 @@ class PromptSet:
             title=bounded(title, HEADER_MAX),
             text=text.strip(),
         )
+
+    def header_tokens(self, outlet: str | None, title: str, count: Callable[[str], int]) -> int:
+        """What one passage adds to a prompt besides its sentences: its header and the blank
+        line before the next passage."""
+        return count(self.render_passage(99, outlet, title, "")) + count("\n\n")
+
+    def passage_room(
+        self,
+        question: str,
+        count: Callable[[str], int],
+        n_ctx: int,
+        reply_tokens: int,
+        max_passages: int,
+    ) -> int:
+        """Tokens the passages, headers included, may take so that every prompt built over
+        them fits `n_ctx` with what the model writes: the answer prompt and its reply, the
+        relevance check (the question and the whole reply) and the support judge (a claim as
+        long as the reply, citing every passage). Negative when the question alone is too long."""
+        refs = list(range(1, max(1, max_passages) + 1))
+        needs = (
+            self.prompt_tokens(self.messages(question, []), count) + reply_tokens,
+            self.prompt_tokens(self.relevance_messages([], question, ""), count) + reply_tokens,
+            self.prompt_tokens(self.judge_messages([], "", refs), count) + reply_tokens,
+        )
+        return n_ctx - max(needs) - 1  # the judge and the relevance check read one token
+
+    @staticmethod
+    def prompt_tokens(messages: list[dict[str, str]], count: Callable[[str], int]) -> int:
+        """Tokens of a chat prompt: its messages' contents counted with the model's tokenizer,
+        plus the chat template's own."""
+        return sum(count(m["content"]) for m in messages) + TEMPLATE_SLACK
 
     def messages(self, question: str, passages: list[str]) -> list[dict[str, str]]:
         """System rules first and unchanged between questions, so llama.cpp reuses their KV."""

@@ -71,3 +71,58 @@ def asks_for_list(question: str) -> bool:
             if plural and after not in _DETERMINERS:
                 return True
     return False
+
+
+# "how many…", "how much…", "what share of…", "what is the value of…": the answer is a figure.
+_FIGURE_RE = re.compile(
+    r"\b(?:how (?:many|much)"
+    r"|what (?:percentage|share|proportion|fraction)"
+    r"|what (?:is|was|are|were|will be) the (?:number|value|total|size|cost|amount|price|sum)"
+    r")\b",
+    re.IGNORECASE,
+)
+# "on what date…", "from what date…", "in which year…": the answer is a calendar date or year.
+_DATE_RE = re.compile(r"\b(?:what|which) (?:calendar )?(?:date|day of the month|year)\b", re.I)
+_MONTH_RE = re.compile(
+    r"\b(?:January|February|March|April|May|June|July|August|September|October|November"
+    r"|December|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept?|Oct|Nov|Dec)\b"
+)
+# Counts written as words; "one" is left out, being far more often a pronoun.
+_COUNT_RE = re.compile(
+    r"\b(?:two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|\w+teen|twenty|thirty"
+    r"|forty|fifty|sixty|seventy|eighty|ninety|hundreds?|thousands?|millions?|billions?"
+    r"|dozens?|scores|half|none|no one|nobody|a third|a quarter)\b",
+    re.IGNORECASE,
+)
+_DIGITS_RE = re.compile(r"\d+(?:[.,]\d+)*")
+# "what share of GDP…": a sum of money is a figure, but not a share.
+_SHARE_RE = re.compile(r"\bwhat (?:percentage|share|proportion|fraction)\b", re.IGNORECASE)
+_PART_RE = re.compile(
+    r"%|\bper ?cent|\bpercentage\b|\b(?:half|halves|thirds?|quarters?|fifths?|tenths?)\b"
+    r"|\b\d+ (?:in|out of) (?:every )?\d+\b",
+    re.IGNORECASE,
+)
+
+
+def asks_for_figure(question: str) -> bool:
+    """Whether a one-part question asks for a number or a calendar date."""
+    return not question_parts(question) and bool(
+        _FIGURE_RE.search(question) or _DATE_RE.search(question)
+    )
+
+
+def gives_figure(question: str, answer: str) -> bool:
+    """Whether the answer holds the figure a figure question asks for, beyond the question's
+    own: asked how many were injured, "the strike killed 23 [1]" has a number, but asked how
+    many of the 24 missiles were shot down, "Russia fired 24 missiles [1]" repeats the question's.
+    Asked for a date, a month or a number will do; a weekday is not a date. Asked for a
+    share, a sum is not one: "what share of GDP" needs a percentage or a fraction."""
+    if _SHARE_RE.search(question):
+        return bool(_PART_RE.search(answer))
+    asked = set(_DIGITS_RE.findall(question))
+    if any(n not in asked for n in _DIGITS_RE.findall(answer)):
+        return True
+    if _DATE_RE.search(question) and not _FIGURE_RE.search(question):
+        return any(m.group().lower() not in question.lower() for m in _MONTH_RE.finditer(answer))
+    said = {m.group().lower() for m in _COUNT_RE.finditer(question)}
+    return any(m.group().lower() not in said for m in _COUNT_RE.finditer(answer))

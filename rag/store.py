@@ -95,7 +95,20 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 # A row's vector id: legacy rows (from before versioned ids) have no version.
 _VECTOR_ID_SQL = "CASE WHEN version IS NULL THEN unit_id ELSE unit_id || '@' || version END"
-_BATCH = 1000  # ids per Chroma call
+_BATCH = 1000  # ids per Chroma read
+# Vectors per Chroma write. Chroma serialises a query behind a write in flight, and inserting a
+# vector into the denser graph (HNSW_METADATA) costs a few ms: 8 keep that wait to tens of ms
+# where 1,000 made it seconds. A write batch also waits (up to _GIVE_WAY_S) for the queries in
+# flight to finish, so a search rarely meets a batch, and a stream of queries cannot starve it.
+_WRITE_BATCH = 8
+_GIVE_WAY_S = 0.25
+# Chroma holds the GIL while it writes, so every thread of the process (the event loop too)
+# stalls for each batch. While queries keep coming (one in the last _BUSY_S), a writer rests
+# _REST_FACTOR times as long as its last batch took, so it gets about a seventh of the time.
+# With 3 the search p95 during a big upload was 4x idle; with 6 it was 1.9x
+# (`scripts/upload_bench.py`). With no queries the writer runs at full speed.
+_BUSY_S = 1.0
+_REST_FACTOR = 6.0
 _SQL_BATCH = 500  # ids per SQLite IN (...) list
 
 
@@ -156,11 +169,13 @@ class ReadWriteLock:
         self._writing = False
         self._writers_waiting = 0
         self._local = threading.local()
+        self.last_read = 0.0  # time.monotonic() when a reader last came in
 
     @contextlib.contextmanager
     def read(self) -> Iterator[None]:
         depth = getattr(self._local, "depth", 0)
         if depth == 0:
+            self.last_read = time.monotonic()
             with self._cond:
                 while self._writing or self._writers_waiting:
                     self._cond.wait()
@@ -176,6 +191,11 @@ class ReadWriteLock:
                     self._readers -= 1
                     if self._readers == 0:
                         self._cond.notify_all()
+
+    def readers_idle(self, timeout: float) -> None:
+        """Wait until no thread of this process reads, or `timeout` seconds pass."""
+        with self._cond:
+            self._cond.wait_for(lambda: self._readers == 0, timeout)
 
     def _across_processes(self, shared: bool) -> contextlib.AbstractContextManager[None]:
         return file_lock(self._file, shared) if self._file else contextlib.nullcontext()
@@ -264,7 +284,10 @@ class Store:
     writer's embedding or Chroma work, only for the short SQLite swap.
     """
 
-    def __init__(self, data_dir: Path, chroma_url: str | None = None) -> None:
+    def __init__(
+        self, data_dir: Path, chroma_url: str | None = None, check_vectors: bool = True
+    ) -> None:
+        """`check_vectors=False` opens a store whose vectors are lost, for `newsdesk reindex`."""
         self.data_dir = Path(data_dir)
         self.chroma_url = chroma_url
         try:
@@ -277,6 +300,12 @@ class Store:
         self._db = sqlite3.connect(
             self.data_dir / "documents.sqlite3", check_same_thread=False, timeout=30.0
         )
+        # Counts for /readyz read their own connection: under WAL it sees the last commit and
+        # never waits for `_lock`, which a big document's swap holds for a while.
+        self._count_db = sqlite3.connect(
+            self.data_dir / "documents.sqlite3", check_same_thread=False, timeout=30.0
+        )
+        self._count_lock = threading.Lock()
         with self._writing():
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.executescript(
@@ -309,20 +338,18 @@ class Store:
             if chroma_url is None:
                 raise
             raise StoreUnavailable(f"the Chroma server at {chroma_url} failed: {exc}") from exc
-        self._check_vectors_present()
+        if check_vectors:
+            self._check_vectors_present()
         self._recover()
 
     def _check_vectors_present(self) -> None:
-        """Rows without any vectors mean the data dir was indexed into another vector store
-        (local vs a server, or a server that lost its data): searches would silently miss."""
-        rows, vectors = self.count("chunks"), self.count_vectors("chunks")
-        if rows and not vectors:
-            where = self.chroma_url or f"{self.data_dir / 'chroma'}"
-            raise StoreUnavailable(
-                f"the data dir {self.data_dir} indexes {rows} chunks but the vector store at "
-                f"{where} has none of them: it was indexed into another vector store. Use a "
-                "new NEWSDESK_DATA_DIR and ingest again, or point NEWSDESK_CHROMA_URL back"
-            )
+        """Rows without their vectors (a deleted Chroma folder, a server that lost its data or
+        another vector store) would make searches silently miss: refuse, naming the fix."""
+        from rag.reindex import vector_store_problem
+
+        problem = vector_store_problem(self)
+        if problem:
+            raise StoreUnavailable(problem)
 
     def collection_name(self, kind: str) -> str:
         """Local stores keep the plain names; on a shared Chroma server each data dir (and all
@@ -330,6 +357,28 @@ class Store:
         if self.chroma_url is None:
             return kind
         return f"newsdesk-{self.store_id}-{kind}"
+
+    def get_meta(self, key: str) -> str | None:
+        with self._lock:
+            row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._lock, self._db:
+            self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+    def reset_vectors(self) -> None:
+        """Start this data dir's collections empty (rows stay), for a rebuild by `reindex`."""
+        with self._writing(), self._lock:
+            for kind in KINDS:
+                name = self.collection_name(kind)
+                with contextlib.suppress(Exception):  # a lost store may not have it any more
+                    self._chroma.delete_collection(name)
+                self._collections[kind] = self._chroma.get_or_create_collection(
+                    name, embedding_function=None, metadata=HNSW_METADATA
+                )
+            with self._db:
+                self._db.execute("DELETE FROM stale_vectors")
 
     def ping(self) -> None:
         """Raise `StoreUnavailable` unless the vector store answers (a server can go away)."""
@@ -356,7 +405,7 @@ class Store:
             for kind, vid in rows:
                 if kind in stale:
                     stale[kind].append(vid)
-            self._delete_vectors(stale)
+            self._delete_vectors(stale, batch=_BATCH)  # no query runs yet: large batches
             with self._db:
                 self._db.execute("DELETE FROM stale_vectors")
 
@@ -411,8 +460,15 @@ class Store:
         return self.count("chunks")
 
     def count(self, kind: str = "chunks") -> int:
-        with self._lock:
-            return int(self._db.execute(f"SELECT COUNT(*) FROM {_kind(kind)}").fetchone()[0])
+        with self._count_lock:
+            return int(self._count_db.execute(f"SELECT COUNT(*) FROM {_kind(kind)}").fetchone()[0])
+
+    def give_way(self, spent: float = 0.0) -> None:
+        """Called by a writer between batches (`spent`: seconds the last one took): let the
+        queries in flight finish, and while queries keep coming, rest a while."""
+        self._rw.readers_idle(_GIVE_WAY_S)
+        if spent and time.monotonic() - self._rw.last_read < _BUSY_S:
+            time.sleep(min(spent * _REST_FACTOR, 0.5))
 
     def count_vectors(self, kind: str = "chunks") -> int:
         """Vectors in Chroma, live or not (equals `count(kind)` when no write is in flight)."""
@@ -507,16 +563,21 @@ class Store:
         for kind in KINDS:
             collection = self._collections[kind]
             items = list(units.get(kind, ()))
-            for lo in range(0, len(items), _BATCH):
-                batch = items[lo : lo + _BATCH]
-                with self._lock:
-                    collection.upsert(
-                        ids=[vector_id(u.unit_id, version) for u in batch],
-                        embeddings=embeddings[kind][lo : lo + len(batch)].tolist(),
-                        metadatas=[
-                            {"doc_id": doc_id, "index": u.index, "version": version} for u in batch
-                        ],
-                    )
+            # Not under `_lock`: these vectors are already listed as stale (step (a), under the
+            # lock), so a query counting stale vectors over-fetches for them either way.
+            spent = 0.0
+            for lo in range(0, len(items), _WRITE_BATCH):
+                batch = items[lo : lo + _WRITE_BATCH]
+                self.give_way(spent)
+                began = time.perf_counter()
+                collection.upsert(
+                    ids=[vector_id(u.unit_id, version) for u in batch],
+                    embeddings=embeddings[kind][lo : lo + len(batch)].tolist(),
+                    metadatas=[
+                        {"doc_id": doc_id, "index": u.index, "version": version} for u in batch
+                    ],
+                )
+                spent = time.perf_counter() - began
 
     def _swap(
         self,
@@ -593,7 +654,7 @@ class Store:
         for kind in KINDS:
             with self._lock:
                 live = set(self._doc_vector_ids(kind, doc_id))
-                present = self._collections[kind].get(where={"doc_id": doc_id}, include=[])
+            present = self._collections[kind].get(where={"doc_id": doc_id}, include=[])
             orphans = [v for v in present["ids"] if v not in live]
             ids[kind] = list(dict.fromkeys([*retired.get(kind, ()), *orphans]))
         self._drop_vectors(ids)
@@ -608,12 +669,17 @@ class Store:
                     [(kind, v) for v in vids],
                 )
 
-    def _delete_vectors(self, ids: dict[str, Sequence[str]]) -> None:
+    def _delete_vectors(self, ids: dict[str, Sequence[str]], batch: int = _WRITE_BATCH) -> None:
         for kind, vids in ids.items():
             vids = list(vids)
-            for lo in range(0, len(vids), _BATCH):
-                with self._lock:
-                    self._collections[kind].delete(ids=vids[lo : lo + _BATCH])
+            # No row names these any more, so no query can return them: no `_lock` needed.
+            spent = 0.0
+            for lo in range(0, len(vids), batch):
+                if batch == _WRITE_BATCH:
+                    self.give_way(spent)
+                began = time.perf_counter()
+                self._collections[kind].delete(ids=vids[lo : lo + batch])
+                spent = time.perf_counter() - began
 
     # ---- units -----------------------------------------------------------------------------
 
@@ -733,6 +799,8 @@ class Store:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+        with self._count_lock:
+            self._count_db.close()
 
 
 # Chroma's defaults (16 links per node, ef 100) left one or two of the seeds' 129 sentence

@@ -244,3 +244,13 @@ def test_a_draft_declining_one_part_keeps_the_part_it_answers(seeded_engine):
     assert answer.answerable, answer
     assert "Kyiv" in answer.answer and "don't say" not in answer.answer
     assert_citations_are_exact(answer)
+
+
+def test_a_count_question_answered_without_a_count_is_declined(seeded_engine):
+    # The 1.5B draft for a near miss: true and cited, but the articles never give the count.
+    question = "How many soldiers does Ukraine's army currently have?"
+    prepared = seeded_engine.prepare(question)
+    n = next(i for i, p in enumerate(prepared.passages, start=1) if "train and supply" in p.text)
+    draft = f"The proposed deal includes continuing to train and supply Ukraine’s own army [{n}]."
+    answer = seeded_engine.finish(prepared, draft, 0.0)
+    assert not answer.answerable and answer.abstain_reason == "not_an_answer", answer

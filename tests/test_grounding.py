@@ -337,3 +337,23 @@ def test_a_bare_word_states_nothing_and_is_dropped():
         judge=lambda items: [1.0] * len(items),
     )
     assert g.text == "" and g.dropped == ["CONFIRMED."]
+
+
+def test_a_list_questions_own_count_is_no_new_number():
+    # "Which four…" asks for four items; "the four offices were…" repeats the question's count.
+    offices = passage("o", "She held the offices of mayor, senator and governor in turn.")
+    draft = "She held three offices: mayor, senator and governor [1]."
+
+    def judge(items):
+        return [1.0] * len(items)
+
+    listed = ground_answer(draft, [offices], bow, "Which three offices did she hold?", judge)
+    assert listed.text == draft
+    # Outside a list question a number the passage lacks is still a made-up number.
+    single = ground_answer(draft, [offices], bow, "How did her career go?", judge)
+    assert single.text == "" and single.dropped == [draft.replace(" [1]", "")]
+    # And the count excuses only itself.
+    other = ground_answer(
+        "She held five offices [1].", [offices], bow, "Which three offices did she hold?", judge
+    )
+    assert other.text == ""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -229,7 +230,8 @@ def test_document_lifecycle(docs_server):
 
     changed = STORY.replace("4,000 visitors", "5,500 visitors")
     r = httpx.post(f"{url}/v1/documents", files={"file": ("lighthouse.txt", changed.encode())})
-    assert r.status_code == 200 and r.json()["status"] == "updated"
+    assert r.status_code == 200 and r.json()["status"] == "replaced"
+    assert r.json()["replaced_hash"] == hashlib.sha256(STORY.encode()).hexdigest()
     hits = httpx.post(f"{url}/v1/search", json={"query": "visitors first day museum"}).json()
     texts = [h["text"] for h in hits["results"] if h["doc_id"] == "lighthouse"]
     assert texts and any("5,500" in t for t in texts) and not any("4,000" in t for t in texts)
@@ -275,6 +277,60 @@ def test_raw_text_and_html_uploads(docs_server):
     assert "Mayor Ada Quint said 4,000 visitors came." in text
     for doc_id in ("raw-1", "museum"):
         assert httpx.delete(f"{url}/v1/documents/{doc_id}").status_code == 200
+
+
+def _upload(url: str, **kwargs) -> httpx.Response:
+    r = httpx.post(f"{url}/v1/documents", timeout=60, **kwargs)
+    assert r.status_code in (200, 201), r.text
+    return r
+
+
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def test_titles_whose_ids_collide_are_both_kept(docs_server):
+    url, _ = docs_server
+    first, second = STORY, STORY.replace("lighthouse museum", "maritime museum")
+    # Both titles slug to "Cafe-opens"; neither may replace the other.
+    a = _upload(url, json={"text": first, "title": "Café opens"}).json()
+    b = _upload(url, json={"text": second, "title": "Cafe opens"}).json()
+    assert a["status"] == b["status"] == "added", (a, b)
+    assert a["document"]["doc_id"] == "Cafe-opens"
+    assert b["document"]["doc_id"].startswith("Cafe-opens-") and b["replaced_hash"] is None
+    for doc, text in ((a, first), (b, second)):
+        assert httpx.get(f"{url}/v1/documents/{doc['document']['doc_id']}").json()["text"] == text
+    # The same title again replaces its own document, wherever its id went.
+    again = _upload(url, json={"text": second + "\nMore.", "title": "Cafe opens"})
+    assert again.status_code == 200 and again.json()["status"] == "replaced"
+    assert again.json()["document"]["doc_id"] == b["document"]["doc_id"]
+    assert again.json()["replaced_hash"] == _sha(second) == b["sha256"]
+    for doc in (a, b):
+        assert httpx.delete(f"{url}/v1/documents/{doc['document']['doc_id']}").status_code == 200
+
+
+def test_file_names_whose_ids_collide_are_both_kept(docs_server):
+    url, _ = docs_server
+    old, new = STORY, STORY.replace("4,000", "5,500")
+    a = _upload(url, files={"file": ("harbour.txt", old.encode())}).json()
+    b = _upload(url, files={"file": ("harbour.md", old.encode())}).json()
+    assert a["document"]["doc_id"] == "harbour" and a["status"] == "added"
+    assert b["document"]["doc_id"] != "harbour" and b["status"] == "added"
+    # Re-uploading the same file name replaces it and names the version it replaced.
+    r = _upload(url, files={"file": ("harbour.md", new.encode())})
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "replaced" and r.json()["replaced_hash"] == _sha(old)
+    assert r.json()["document"]["doc_id"] == b["document"]["doc_id"]
+    assert httpx.get(f"{url}/v1/documents/harbour").json()["text"] == old
+    # Naming the id explicitly replaces whatever holds it.
+    r = _upload(url, json={"text": new, "doc_id": "harbour", "title": "Another headline"})
+    assert r.status_code == 200 and r.json()["status"] == "replaced"
+    assert r.json()["replaced_hash"] == _sha(old) and r.json()["sha256"] == _sha(new)
+    assert httpx.get(f"{url}/v1/documents/harbour").json()["text"] == new
+    unchanged = _upload(url, files={"file": ("harbour.md", new.encode())}).json()
+    assert unchanged["status"] == "unchanged" and unchanged["replaced_hash"] is None
+    for doc in (a, b):
+        assert httpx.delete(f"{url}/v1/documents/{doc['document']['doc_id']}").status_code == 200
 
 
 @pytest.mark.parametrize(

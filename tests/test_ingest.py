@@ -110,3 +110,41 @@ def test_dense_search_finds_the_exact_nearest_sentences(tmp_path, embedder):
         exact = sorted(units, key=lambda u: -float(vectors[u.unit_id] @ vector))[:30]
         found = store.dense_search("sentences", vector, 30)
         assert {h.unit.unit_id for h in found} == {u.unit_id for u in exact}, question
+
+
+def test_files_whose_ids_collide_are_all_kept(tmp_path, embedder):
+    # Three files whose stems are one id: none may replace another, now or on a re-ingest.
+    corpus = tmp_path / "corpus"
+    (corpus / "wire").mkdir(parents=True)
+    texts = {
+        corpus / "story.txt": "The harbour museum opened on Saturday in Port Ellery.\n",
+        corpus / "story.md": "The city council voted to close the old bridge on Monday.\n",
+        corpus / "wire" / "story.txt": "A storm delayed ferries to the island for two days.\n",
+    }
+    for path, text in texts.items():
+        path.write_text(text, encoding="utf-8")
+    engine = make_engine(tmp_path, embedder)
+    first = engine.ingest([corpus])
+    assert len(first.added) == 3 and "story" in first.added, first.summary()
+    docs = {d.source_path: d for d in engine.store.list_documents()}
+    for path, text in texts.items():
+        assert engine.store.document_text(docs[str(path.resolve())].doc_id) == text
+    again = engine.ingest([corpus])
+    assert sorted(again.unchanged) == sorted(first.added), again.summary()
+    (corpus / "story.md").write_text("The council reopened the bridge.\n", encoding="utf-8")
+    third = engine.ingest([corpus])
+    assert third.updated == [docs[str((corpus / "story.md").resolve())].doc_id]
+
+
+def test_a_folder_ingested_from_a_new_place_keeps_its_ids(tmp_path, embedder):
+    # A moved folder is the same articles: its files replace their old selves, not duplicate.
+    old = tmp_path / "old"
+    old.mkdir()
+    (old / "story.txt").write_text("The harbour museum opened on Saturday.\n", encoding="utf-8")
+    engine = make_engine(tmp_path, embedder)
+    assert engine.ingest([old]).added == ["story"]
+    new = old.rename(tmp_path / "new")
+    (new / "story.txt").write_text("The harbour museum opened on Sunday.\n", encoding="utf-8")
+    report = engine.ingest([new])
+    assert report.updated == ["story"] and not report.added, report.summary()
+    assert [d.doc_id for d in engine.store.list_documents()] == ["story"]

@@ -3,10 +3,11 @@ and the questions no way in accepts."""
 
 import pytest
 
+from rag.citations import strip_markers
 from rag.config import Settings
 from rag.engine import Engine
 from rag.errors import BadQuestion
-from rag.question import asks_for_list, question_parts
+from rag.question import asks_for_figure, asks_for_list, gives_figure, question_parts
 
 
 @pytest.mark.parametrize(
@@ -48,6 +49,45 @@ def test_a_question_splits_where_a_new_wh_word_starts_a_part(question, parts):
 )
 def test_a_list_question_asks_for_a_plural_or_a_count(question, is_list):
     assert asks_for_list(question) is is_list
+
+
+@pytest.mark.parametrize(
+    ("question", "answer", "answers"),
+    [
+        ("How many people were hurt in the fire?", "Twelve people were hurt [1].", True),
+        ("How many people were hurt in the fire?", "Dozens were hurt [2].", True),
+        ("How many people were hurt in the fire?", "The fire hurt people in the town [1].", False),
+        # The only number is the question's own.
+        ("How many of the 40 flights were cancelled?", "There were 40 flights [1].", False),
+        ("How many of the 40 flights were cancelled?", "Of the 40, 12 were cancelled [1].", True),
+        ("How much did the club pay for him?", "The club paid £4.5m [1].", True),
+        ("What share of its budget goes on rent?", "Rent is a big cost [1].", False),
+        ("What share of its budget goes on rent?", "Rent costs £4m a year [1].", False),
+        ("What share of its budget goes on rent?", "Rent takes 12% of it [1].", True),
+        ("What proportion of staff work from home?", "About a third do [1].", True),
+        ("On what date did the trial open?", "The trial opened on 3 May [1].", True),
+        ("On what date did the trial open?", "It opened in March [1].", True),
+        ("On what date did the trial open?", "The trial opened on Tuesday [1].", False),
+        # A citation marker is not a figure.
+        ("In which year was the firm founded?", "The firm was founded by two brothers [2].", False),
+    ],
+)
+def test_a_figure_question_needs_a_figure_beyond_its_own(question, answer, answers):
+    assert asks_for_figure(question)
+    assert gives_figure(question, strip_markers(answer)) is answers
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Who chairs the board?",
+        "When did the trial open?",  # "last week" and "on Tuesday" both answer "when"
+        "How many staff does it employ, and who runs it?",  # a part answered is kept
+        "How did the firm react?",
+    ],
+)
+def test_other_questions_are_not_figure_questions(question):
+    assert not asks_for_figure(question)
 
 
 @pytest.mark.parametrize(

@@ -24,6 +24,7 @@ from rag.engine import Engine
 from rag.errors import ModelError, StoreUnavailable
 from rag.loading import article_from_upload
 from rag.model_files import resolve_model
+from rag.reindex import reindex
 from rag.remote_llm import RemoteGenerator, _sse_piece
 
 pytestmark = pytest.mark.slow
@@ -112,8 +113,16 @@ def test_chroma_server_errors(chroma_url, tmp_path):
     # A data dir indexed locally cannot silently switch to an empty server collection.
     local = Engine(Settings(data_dir=tmp_path / "b"))
     local.add_document(article_from_upload(STORY.encode(), "lighthouse.txt"))
-    with pytest.raises(StoreUnavailable, match="indexed into another vector store"):
+    with pytest.raises(StoreUnavailable, match="holds 0 vectors") as refused:
         _ = Engine(Settings(data_dir=tmp_path / "b", chroma_url=chroma_url)).store
+    assert f"newsdesk reindex --data-dir {(tmp_path / 'b').resolve()} --chroma-url" in str(
+        refused.value
+    )
+    # ... and that fix moves it onto the server.
+    reindex(Settings(data_dir=tmp_path / "b", chroma_url=chroma_url), show_progress=False)
+    moved = Engine(Settings(data_dir=tmp_path / "b", chroma_url=chroma_url))
+    assert moved.store.count_vectors("sentences") == moved.store.count("sentences") > 0
+    assert moved.search("lighthouse museum").results[0].doc_id == "lighthouse"
 
     # The CLI reports it in one line, without a traceback.
     run = subprocess.run(
@@ -177,13 +186,9 @@ def test_ask_through_model_server(remote_engine, seeded_engine):
         assert "Italy" in draft, draft
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="known regression: with the answer-kind rules removed, a near miss ('how many "
-    "soldiers' answered by a true sentence giving no number) passes the judge and the "
-    "relevance reading through the model server",
-)
 def test_a_near_miss_through_model_server_is_declined(remote_engine):
+    # "How many soldiers" answered by a true sentence that gives no number passes the judge
+    # and the relevance reading through the server; the figure check declines it.
     silent = remote_engine.ask("How many soldiers does Ukraine's army have?")
     assert not silent.answerable, silent.answer
 

@@ -126,7 +126,7 @@ def test_reingest_changed_document_leaves_only_new_version(tmp_path, embedder):
     assert_clean(store)
     alpha_ids = chroma_ids(store, "sentences")
 
-    status, _ = ingest_article(harbour("BETA"), store, embedder, settings)
+    status, *_ = ingest_article(harbour("BETA"), store, embedder, settings)
     assert status == "updated"
     assert_clean(store)
     assert_only_version(store, embedder, "BETA")
@@ -208,7 +208,7 @@ def test_concurrent_queries_see_one_version(tmp_path, embedder):
         try:
             for i in range(20):
                 article = harbour("BETA" if i % 2 == 0 else "ALPHA")
-                status, _ = ingest_article(article, store, embedder, settings)
+                status, *_ = ingest_article(article, store, embedder, settings)
                 if status != "updated":
                     failures.append(f"writer: ingest {i} was {status}")
         except Exception as exc:  # pragma: no cover - reported below
@@ -366,7 +366,7 @@ def test_killed_ingest_leaves_one_whole_version(tmp_path, embedder, step):
     assert store.get_document(DOC).content_hash == digest(expected, settings, embedder)
 
     # The interrupted upload can simply be retried.
-    status, _ = ingest_article(harbour("BETA"), store, embedder, settings)
+    status, *_ = ingest_article(harbour("BETA"), store, embedder, settings)
     assert status == ("updated" if step == "_swap" else "unchanged")
     assert_clean(store)
     assert_only_version(store, embedder, "BETA")
