@@ -220,6 +220,19 @@ def _embedding_text(article: Article, chunk_text: str) -> str:
     return f"{article.title}\n{chunk_text}" if article.headline else chunk_text
 
 
+def item_progress(label: str, show: bool, console: Console | None = None) -> Progress:
+    """The one-line bar that ingest, an ingest through a server and reindex show per article."""
+    return Progress(
+        TextColumn(f"[bold]{label}[/bold] {{task.description}}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console or Console(stderr=True),
+        disable=not show,
+        transient=True,
+    )
+
+
 def ingest_paths(
     paths: list[Path],
     store: Store,
@@ -230,15 +243,7 @@ def ingest_paths(
 ) -> IngestReport:
     files = find_article_files(paths)
     report = IngestReport()
-    progress = Progress(
-        TextColumn("[bold]ingest[/bold] {task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console or Console(stderr=True),
-        disable=not show_progress,
-        transient=True,
-    )
+    progress = item_progress("ingest", show_progress, console)
     with progress:
         task = progress.add_task("", total=len(files))
         for path in files:

@@ -40,10 +40,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from rag.errors import NewsdeskError
-from rag.ingest import IngestReport
+from rag.ingest import IngestReport, item_progress
 from rag.loading import find_article_files
 
 try:
@@ -271,15 +270,7 @@ class ServerIngest:
         """Send each file, then the sweep; returns the report and the chunks in the store."""
         files = find_article_files(paths)
         report = IngestReport()
-        progress = Progress(
-            TextColumn("[bold]ingest[/bold] {task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=console or Console(stderr=True),
-            disable=not show_progress,
-            transient=True,
-        )
+        progress = item_progress("ingest", show_progress, console)
         with progress:
             task = progress.add_task("", total=len(files))
             for path in files:

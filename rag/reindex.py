@@ -15,12 +15,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from rag.config import Settings
 from rag.embedding import Embedder, embedder_name
 from rag.errors import NewsdeskError, StoreUnavailable
-from rag.ingest import article_units, document_hash, embed_units, pipeline_fingerprint
+from rag.ingest import (
+    article_units,
+    document_hash,
+    embed_units,
+    item_progress,
+    pipeline_fingerprint,
+)
 from rag.loading import Article, parse_article
 from rag.owner import writer_or_server
 from rag.store import KINDS, DocumentRecord, Store
@@ -135,15 +140,7 @@ def _reindex(
     records = store.list_documents()
     report = ReindexReport()
     store.reset_vectors()
-    progress = Progress(
-        TextColumn("[bold]reindex[/bold] {task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console or Console(stderr=True),
-        disable=not show_progress,
-        transient=True,
-    )
+    progress = item_progress("reindex", show_progress, console)
     with progress:
         task = progress.add_task("", total=len(records))
         for record in records:
