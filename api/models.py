@@ -105,6 +105,16 @@ class ChatMessage(BaseModel):
         return " ".join(part.text or "" for part in self.content if part.type == "text")
 
 
+class StreamOptions(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    include_usage: bool = Field(
+        False,
+        description="Send one more chunk before `[DONE]`, with `usage` and no choices, as "
+        "OpenAI does.",
+    )
+
+
 class ChatCompletionRequest(Filters):
     """OpenAI's request body; sampling options are accepted and ignored (decoding is greedy)."""
 
@@ -113,6 +123,16 @@ class ChatCompletionRequest(Filters):
     model: str | None = Field(None, description="Ignored: the server answers with its model.")
     messages: list[ChatMessage] = Field(min_length=1, max_length=64)
     stream: bool = False
+    stream_options: StreamOptions | None = Field(None, description="Only with `stream: true`.")
+
+
+class Usage(BaseModel):
+    """Tokens the model read and wrote for this answer: the follow-up rewrite, if any, and the
+    draft. The support check's yes/no readings generate nothing and are not counted."""
+
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
 
 
 class AssistantMessage(BaseModel):
@@ -137,6 +157,7 @@ class ChatCompletion(BaseModel):
     created: int
     model: str
     choices: list[ChatChoice]
+    usage: Usage
     newsdesk: NewsdeskExtension = Field(
         description="newsdesk extension: citations, abstention, conflicts (OpenAI clients "
         "expose it as an extra field)."

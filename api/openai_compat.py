@@ -28,12 +28,14 @@ from api.models import (
     ChatCompletion,
     ChatCompletionRequest,
     NewsdeskExtension,
+    Usage,
 )
 from api.streaming import SSE_HEADERS, last_result, run_events, sse
 from rag.chat import Conversation, Turn
 from rag.citations import source_passages
 from rag.engine import Engine
 from rag.errors import BadQuestion, NewsdeskError
+from rag.generation import TokenUsage, counting_usage
 from rag.schemas import Answer
 
 router = APIRouter(prefix="/v1", tags=["openai"], responses=documented(400, 401, 413, 422))
@@ -65,28 +67,32 @@ async def chat_completions(
     created = int(time.time())
 
     def produce(cancel: threading.Event) -> Iterator[tuple[str, object]]:
-        standalone = Conversation(engine, turns).standalone(question)
-        prepared = engine.prepare(standalone, body.doc_ids, body.outlets)
-        if isinstance(prepared, Answer):
-            yield "answer", (standalone, prepared)
-            return
-        yield "sources", source_passages(prepared.passages, prepared.snapshot)
-        for event in engine.generate(prepared, cancel):
-            if event.answer is not None:
-                yield "answer", (standalone, event.answer)
+        # Every generation for this answer runs on this thread: count its tokens for `usage`.
+        with counting_usage() as usage:
+            standalone = Conversation(engine, turns).standalone(question)
+            prepared = engine.prepare(standalone, body.doc_ids, body.outlets)
+            if isinstance(prepared, Answer):
+                yield "answer", (standalone, prepared, usage)
+                return
+            yield "sources", source_passages(prepared.passages, prepared.snapshot)
+            for event in engine.generate(prepared, cancel):
+                if event.answer is not None:
+                    yield "answer", (standalone, event.answer, usage)
 
     events = run_events(produce, cancel, lambda s, done: admission.leave(s, cancelled=not done))
     if not body.stream:
-        _, (standalone, answer) = await last_result(request, events, cancel)  # type: ignore[misc]
+        _, (standalone, answer, usage) = await last_result(request, events, cancel)  # type: ignore[misc]
         return ChatCompletion(
             id=completion_id,
             created=created,
             model=engine.model_name,
             choices=[ChatChoice(message=AssistantMessage(content=answer.answer))],
+            usage=_usage(usage),
             newsdesk=_extension(answer, standalone),
         )
+    include_usage = bool(body.stream_options and body.stream_options.include_usage)
     return StreamingResponse(
-        _chunks(events, completion_id, created, engine),
+        _chunks(events, completion_id, created, engine, include_usage),
         media_type="text/event-stream",
         headers=SSE_HEADERS,
     )
@@ -106,6 +112,14 @@ def _split(body: ChatCompletionRequest) -> tuple[str, list[Turn]]:
             turns.append(Turn(pending, pending, m.plain_text().strip()))
             pending = None
     return question, turns
+
+
+def _usage(usage: TokenUsage) -> Usage:
+    return Usage(
+        prompt_tokens=usage.prompt_tokens,
+        completion_tokens=usage.completion_tokens,
+        total_tokens=usage.total_tokens,
+    )
 
 
 def _extension(answer: Answer, standalone: str) -> NewsdeskExtension:
@@ -133,10 +147,15 @@ def _chunk(
 
 
 async def _chunks(
-    events: AsyncIterator[tuple[str, object]], completion_id: str, created: int, engine: Engine
+    events: AsyncIterator[tuple[str, object]],
+    completion_id: str,
+    created: int,
+    engine: Engine,
+    include_usage: bool = False,
 ) -> AsyncIterator[bytes]:
     model = engine.model_name
     started = False
+    usage: TokenUsage | None = None
 
     def opening(sources: list[dict[str, object]]) -> bytes:
         # The role chunk, with the passages the answer will cite (none when it abstained early).
@@ -151,7 +170,7 @@ async def _chunks(
                 yield opening([p.model_dump() for p in payload])  # type: ignore[attr-defined]
                 started = True
                 continue
-            standalone, answer = payload  # type: ignore[misc]
+            standalone, answer, usage = payload  # type: ignore[misc]
             if not started:
                 yield opening([])
             # Word by word, so clients that render deltas show the checked text progressively.
@@ -164,4 +183,10 @@ async def _chunks(
     except Exception:  # noqa: BLE001
         log.exception("chat completion stream failed")
         yield sse(None, error_body("internal_error", "internal error; see the server log"))
+    if include_usage and usage is not None:
+        # OpenAI's shape: after the finish chunk, one with no choices and the request's usage.
+        last = _chunk(completion_id, created, model, {})
+        last["choices"] = []
+        last["usage"] = _usage(usage).model_dump()
+        yield sse(None, last)
     yield b"data: [DONE]\n\n"

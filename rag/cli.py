@@ -1,7 +1,8 @@
-"""`newsdesk` command line: ingest, ask, serve, models.
+"""`newsdesk` command line: ingest, ask, serve, models, info.
 
 Every failure a user can cause or fix prints one line on stderr and exits non-zero; tracebacks
-are for bugs only.
+are for bugs only. Reading commands check the store and the model setting before anything
+heavy loads, so a mistake costs a fraction of a second, not the model's start-up.
 """
 
 from __future__ import annotations
@@ -17,32 +18,84 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from rag.config import Settings, get_settings
+from rag.config import Settings, default_data_dir, get_settings
 from rag.errors import BadQuestion, NewsdeskError
 
+# Plain click help: rich help reads "[...]" in help texts as markup and cuts long defaults.
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
+    rich_markup_mode=None,
     help="Offline question answering over news articles, with citations you can check.",
 )
-err = Console(stderr=True)
-out = Console()
+
+
+def _console(stderr: bool = False) -> Console:
+    """Word-wrapped to the terminal's width on a terminal; unwrapped into a pipe or file, where
+    a line break in the middle of a field would only get in a reader's way."""
+    console = Console(stderr=stderr, highlight=False)
+    console.soft_wrap = not console.is_terminal
+    return console
+
+
+err = _console(stderr=True)
+out = _console()
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+
+def _default(field: str) -> str:
+    return str(Settings.model_fields[field].default)
+
+
 DataDir = Annotated[
-    Path | None, typer.Option("--data-dir", help="Store location [env NEWSDESK_DATA_DIR].")
+    Path | None,
+    typer.Option(
+        "--data-dir",
+        help="Folder holding the article store: the same one from every working directory.",
+        envvar="NEWSDESK_DATA_DIR",
+        show_default=str(default_data_dir()),
+    ),
 ]
 DocOpt = Annotated[
-    list[str] | None, typer.Option("--doc", help="Only search this doc_id (repeatable).")
+    list[str] | None,
+    typer.Option(
+        "--doc",
+        help="Only search this document id, or a prefix naming one (repeatable).",
+        show_default="every document",
+    ),
 ]
 OutletOpt = Annotated[
     list[str] | None,
-    typer.Option("--outlet", help="Only search articles from this outlet (repeatable)."),
+    typer.Option(
+        "--outlet",
+        help="Only search articles from this outlet, any case (repeatable).",
+        show_default="every outlet",
+    ),
 ]
 ModelOpt = Annotated[
     str | None,
-    typer.Option("--model", "-m", help="Preset name or .gguf path [env NEWSDESK_MODEL]."),
+    typer.Option(
+        "--model",
+        "-m",
+        help="Model preset (see `newsdesk models`) or path to a .gguf file.",
+        envvar="NEWSDESK_MODEL",
+        show_default=_default("model"),
+    ),
+]
+ChromaOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--chroma-url",
+        help="Chroma server (http://host:port) holding the vectors.",
+        envvar="NEWSDESK_CHROMA_URL",
+        show_default="a local store in the data dir",
+    ),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of text.")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
+OutOpt = Annotated[
+    Path | None, typer.Option("--out", help="Report folder.", show_default="eval/reports")
 ]
 
 
@@ -68,16 +121,29 @@ def _settings(data_dir: Path | None = None, model: str | None = None, **kw: Any)
     return get_settings(data_dir=data_dir, model=model, **kw)
 
 
+def _check_model(settings: Settings) -> None:
+    """A bad --model fails here, in well under a second, not after torch and llama.cpp load."""
+    from rag.model_files import check_model
+
+    if not settings.llm_url:  # a model server generates; the local setting only tokenizes
+        check_model(settings.model, settings.cache_dir)
+
+
 @app.command()
 @friendly_errors
 def ingest(
     paths: Annotated[
-        list[Path] | None, typer.Argument(help="Files or folders (default: the built-in seeds).")
+        list[Path] | None,
+        typer.Argument(
+            help="Article files (.txt, .md, .html) or folders of them.",
+            show_default=f"the built-in articles in {_default('seeds_dir')}",
+        ),
     ] = None,
     data_dir: DataDir = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    quiet: QuietOpt = False,
 ) -> None:
-    """Add or update articles (.txt/.md); unchanged files are skipped, removed ones deleted."""
+    """Add or update articles (.txt, .md, .html); unchanged files are skipped, and files gone
+    from an ingested folder are deleted from the store."""
     from rag.engine import Engine
     from rag.loading import find_article_files
     from rag.owner import ServerIngest, writer_or_server
@@ -110,11 +176,8 @@ def ingest(
 @friendly_errors
 def reindex(
     data_dir: DataDir = None,
-    chroma_url: Annotated[
-        str | None,
-        typer.Option(help="Chroma server for the vectors [env NEWSDESK_CHROMA_URL]."),
-    ] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    chroma_url: ChromaOpt = None,
+    quiet: QuietOpt = False,
 ) -> None:
     """Rebuild the vector store from the document database (lost, short or other embedder)."""
     from rag.reindex import reindex as run_reindex
@@ -128,17 +191,22 @@ def reindex(
 @friendly_errors
 def ask(
     question: Annotated[str, typer.Argument(help="The question, in quotes.")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    as_json: JsonOpt = False,
     model: ModelOpt = None,
     data_dir: DataDir = None,
     doc: DocOpt = None,
     outlet: OutletOpt = None,
 ) -> None:
     """Answer a question from the ingested articles, citing the passages used."""
+    from rag.datadir import require_articles
     from rag.engine import Engine
+    from rag.terminal import outlet_title
 
-    engine = Engine(_settings(data_dir, model), show_progress=sys.stderr.isatty())
+    settings = _settings(data_dir, model)
+    engine = Engine(settings, show_progress=sys.stderr.isatty())
     engine.check_question(question)
+    _check_model(settings)
+    require_articles(settings)
     answer = engine.ask(question, doc_ids=doc, outlets=outlet)
     if as_json:
         sys.stdout.write(answer.model_dump_json() + "\n")
@@ -152,7 +220,7 @@ def ask(
             if len(quote) > 160:
                 quote = quote[:157] + "…"
             out.print(
-                f"[{c.n}] {escape(c.outlet or 'unknown outlet')} — {escape(c.title)} "
+                f"[{c.n}] {outlet_title(c.outlet, c.title)} "
                 f"[dim]({escape(c.source_file)}, chars {c.start}–{c.end})[/dim]"
             )
             out.print(f"    [dim]“{escape(quote)}”[/dim]")
@@ -167,7 +235,8 @@ def ask(
 @friendly_errors
 def chat(
     as_json: Annotated[
-        bool, typer.Option("--json", help="Piped input: print one JSON object per answer.")
+        bool,
+        typer.Option("--json", help="With piped input, print one JSON object per answer."),
     ] = False,
     model: ModelOpt = None,
     data_dir: DataDir = None,
@@ -176,10 +245,14 @@ def chat(
 
     On a terminal this is interactive (/help lists commands). With piped input each line is one
     question and each answer is printed, so it can be scripted."""
+    from rag.datadir import require_articles
     from rag.engine import Engine
     from rag.terminal import run_chat
 
-    engine = Engine(_settings(data_dir, model), show_progress=sys.stderr.isatty())
+    settings = _settings(data_dir, model)
+    _check_model(settings)
+    require_articles(settings)
+    engine = Engine(settings, show_progress=sys.stderr.isatty())
     engine.ensure_corpus()
     failures = run_chat(engine, as_json)
     if failures:
@@ -190,17 +263,23 @@ def chat(
 @friendly_errors
 def search(
     query: Annotated[str, typer.Argument(help="What to look for, in quotes.")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
-    limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=50)] = 8,
+    as_json: JsonOpt = False,
+    limit: Annotated[
+        int, typer.Option("--limit", "-n", min=1, max=50, help="At most this many passages.")
+    ] = 8,
     data_dir: DataDir = None,
     doc: DocOpt = None,
     outlet: OutletOpt = None,
 ) -> None:
     """Ranked passages with scores and offsets, without generating an answer."""
+    from rag.datadir import require_articles
     from rag.engine import Engine
+    from rag.terminal import outlet_title
 
-    engine = Engine(_settings(data_dir))
+    settings = _settings(data_dir)
+    engine = Engine(settings)
     engine.check_question(query)
+    require_articles(settings)
     response = engine.search(query, limit=limit, doc_ids=doc, outlets=outlet)
     if as_json:
         sys.stdout.write(response.model_dump_json() + "\n")
@@ -210,7 +289,7 @@ def search(
     for r in response.results:
         also = f" · also in {', '.join(a.doc_id for a in r.also_in)}" if r.also_in else ""
         out.print(
-            f"[bold]{r.rank}.[/bold] {escape(r.outlet or 'unknown outlet')} — {escape(r.title)} "
+            f"[bold]{r.rank}.[/bold] {outlet_title(r.outlet, r.title)} "
             f"[dim]({escape(r.doc_id)}, chars {r.start}–{r.end}, score {r.score:.4f}, "
             f"sim {r.similarity:.2f}{also})[/dim]"
         )
@@ -221,20 +300,37 @@ def search(
 @app.command()
 @friendly_errors
 def serve(
-    host: Annotated[str | None, typer.Option(help="Bind address [env NEWSDESK_HOST].")] = None,
-    port: Annotated[int | None, typer.Option(help="Port [env NEWSDESK_PORT].")] = None,
+    host: Annotated[
+        str | None,
+        typer.Option(
+            help="Address to listen on (0.0.0.0: every interface).",
+            envvar="NEWSDESK_HOST",
+            show_default=_default("host"),
+        ),
+    ] = None,
+    port: Annotated[
+        int | None,
+        typer.Option(
+            help="TCP port to listen on.", envvar="NEWSDESK_PORT", show_default=_default("port")
+        ),
+    ] = None,
     model: ModelOpt = None,
     data_dir: DataDir = None,
     ingest_seeds: Annotated[
-        bool, typer.Option(help="Ingest the built-in seeds first (skipped when unchanged).")
+        bool,
+        typer.Option(
+            help="Ingest the built-in articles first (unchanged ones are skipped).",
+            show_default=True,
+        ),
     ] = True,
-    chroma_url: Annotated[
-        str | None,
-        typer.Option(help="Chroma server for the vectors [env NEWSDESK_CHROMA_URL]."),
-    ] = None,
+    chroma_url: ChromaOpt = None,
     llm_url: Annotated[
         str | None,
-        typer.Option(help="OpenAI-compatible model server [env NEWSDESK_LLM_URL]."),
+        typer.Option(
+            help="OpenAI-compatible model server (http://host:port/v1) to generate with.",
+            envvar="NEWSDESK_LLM_URL",
+            show_default="the model runs in this process",
+        ),
     ] = None,
 ) -> None:
     """Serve the HTTP API (POST /v1/ask); loads the model before accepting requests."""
@@ -247,6 +343,8 @@ def serve(
     settings = _settings(
         data_dir, model, host=host, port=port, chroma_url=chroma_url, llm_url=llm_url
     )
+    _check_model(settings)
+    err.print(f"data dir {settings.data_dir} (newsdesk info shows what it holds)", soft_wrap=True)
     with contextlib.ExitStack() as owned:
         if not settings.chroma_url:  # one process on a local vector store (rag/owner.py)
             url = client_url(settings.host, settings.port)
@@ -271,7 +369,10 @@ def serve(
 @friendly_errors
 def models(
     prepare: Annotated[
-        str | None, typer.Option(help="Assemble and verify this preset now.")
+        str | None,
+        typer.Option(
+            help="Assemble and verify this preset now.", show_default="only list the presets"
+        ),
     ] = None,
 ) -> None:
     """List model presets and whether each is ready; assemble one with --prepare."""
@@ -291,29 +392,139 @@ def models(
         )
 
 
+@app.command()
+@friendly_errors
+def info(
+    data_dir: DataDir = None,
+    model: ModelOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Where the store is and what it holds, the model, and the server settings.
+
+    Reads only: creates nothing and loads no model."""
+    import json
+    import os
+
+    from rag.datadir import ingest_hint, store_counts
+    from rag.model_files import PRESETS, check_model, local_model_file
+    from rag.owner import read_record
+
+    settings = _settings(data_dir, model)
+    if data_dir is not None and os.environ.get("NEWSDESK_DATA_DIR") != str(data_dir):
+        source = "--data-dir"
+    elif os.environ.get("NEWSDESK_DATA_DIR"):
+        source = "NEWSDESK_DATA_DIR"
+    elif settings.data_dir == default_data_dir():
+        source = "default"
+    else:
+        source = ".env"
+    counts = store_counts(settings.data_dir)
+    try:
+        check_model(settings.model, settings.cache_dir)
+        model_problem = None
+    except NewsdeskError as exc:
+        model_problem = str(exc)
+    model_file = local_model_file(settings.model, settings.cache_dir)
+    record = read_record(settings.data_dir)
+    running = record is not None and _pid_alive(record.pid)
+    report: dict[str, Any] = {
+        "data_dir": str(settings.data_dir.expanduser().resolve()),
+        "data_dir_source": source,
+        "store": None if counts is None else vars(counts),
+        "ingest_hint": None if counts and counts.chunks else ingest_hint(settings),
+        "model": settings.model,
+        "model_kind": "preset" if settings.model in PRESETS else "file",
+        "model_file": str(model_file) if model_file else None,
+        "model_problem": model_problem,
+        "cache_dir": str(settings.cache_dir),
+        "llm_url": settings.llm_url,
+        "chroma_url": settings.chroma_url,
+        "host": settings.host,
+        "port": settings.port,
+        "api_key_set": settings.api_key is not None,
+        "queue_size": settings.queue_size,
+        "server_running": record.url if running and record else None,
+    }
+    if as_json:
+        sys.stdout.write(json.dumps(report) + "\n")
+        return
+    rows = [("data dir", f"{report['data_dir']} ({source})")]
+    if counts is None:
+        rows.append(("store", f"none yet: {report['ingest_hint']}"))
+    else:
+        store = f"{counts.documents} articles, {counts.chunks} passages"
+        store += f", {counts.sentences} sentences"
+        if not counts.chunks:
+            store += f"; {report['ingest_hint']}"
+        rows.append(("store", store))
+    rows.append(("vectors", settings.chroma_url or "local, in the data dir"))
+    if model_problem:
+        state = model_problem
+    elif model_file:
+        state = str(model_file)
+    else:
+        state = "installed, assembled into the cache dir on first use"
+    rows.append(("model", f"{settings.model}: {state}"))
+    if settings.llm_url:
+        rows.append(("model server", settings.llm_url))
+    rows.append(("cache dir", str(settings.cache_dir)))
+    key = "API key required" if settings.api_key else "no API key"
+    rows.append(
+        ("serve", f"http://{settings.host}:{settings.port} ({key}, queue {settings.queue_size})")
+    )
+    rows.append(("server", f"running at {record.url}" if running and record else "not running"))
+    for name, value in rows:
+        out.print(f"[bold]{name:<12}[/bold] {escape(value)}")
+
+
+def _pid_alive(pid: int) -> bool:
+    import os
+
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 @app.command(name="eval")
 @friendly_errors
 def eval_cmd(
     subset: Annotated[
-        int | None, typer.Option(help="Only N questions, spread across categories.")
+        int | None,
+        typer.Option(
+            help="Only N questions, spread across categories.", show_default="every question"
+        ),
     ] = None,
-    fast: Annotated[bool, typer.Option("--fast", help="The fast regression subset.")] = False,
+    fast: Annotated[
+        bool, typer.Option("--fast", help="Only the fast regression subset of each corpus.")
+    ] = False,
     model: ModelOpt = None,
     compare_baseline: Annotated[
         bool,
         typer.Option(
-            "--baseline/--no-baseline", help="Run the plain pipeline on the same questions."
+            "--baseline/--no-baseline",
+            help="Run the plain pipeline on the same questions.",
+            show_default=True,
         ),
     ] = True,
     corpus: Annotated[
-        str, typer.Option(help="Which corpus: seeds, bbc-dev or all (each in its own store).")
+        str,
+        typer.Option(
+            help="Which corpus: seeds, bbc-dev or all (each in its own store).",
+            show_default=True,
+        ),
     ] = "all",
     ids: Annotated[
-        str | None, typer.Option(help="Only these question ids, comma-separated (q001,d12).")
+        str | None,
+        typer.Option(
+            help="Only these question ids, comma-separated (q001,d12).",
+            show_default="every question",
+        ),
     ] = None,
-    out_dir: Annotated[
-        Path | None, typer.Option("--out", help="Report folder (default eval/reports).")
-    ] = None,
+    out_dir: OutOpt = None,
     retrieval_only: Annotated[
         bool,
         typer.Option("--retrieval-only", help="Score retrieval and context only; no generation."),
@@ -333,6 +544,7 @@ def eval_cmd(
     if corpus != "all" and corpus not in CORPORA:
         raise typer.BadParameter(f"unknown corpus {corpus!r}: use {', '.join(CORPORA)} or all")
     settings = _settings(model=model)
+    _check_model(settings)
     if judge:
         import json
 
@@ -370,16 +582,18 @@ def eval_cmd(
 @friendly_errors
 def bench(
     questions: Annotated[
-        int, typer.Option(min=1, max=40, help="How many fixed questions to time.")
+        int,
+        typer.Option(min=1, max=40, help="How many fixed questions to time.", show_default=True),
     ] = 8,
     model: ModelOpt = None,
     baseline: Annotated[
-        bool, typer.Option(help="Also time the naive baseline pipeline (for the speed-up).")
+        bool,
+        typer.Option(
+            help="Also time the naive baseline pipeline (for the speed-up).", show_default=True
+        ),
     ] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print the JSON report.")] = False,
-    out_dir: Annotated[
-        Path | None, typer.Option("--out", help="Report folder (default eval/reports).")
-    ] = None,
+    out_dir: OutOpt = None,
     deploy: Annotated[
         bool,
         typer.Option(
@@ -394,6 +608,7 @@ def bench(
     from eval.bench import REPORTS, print_bench, run_bench, write_bench
 
     settings = _settings(model=model)
+    _check_model(settings)
     if deploy:
         from eval.deploy_bench import print_deploy, run_deploy_bench
 

@@ -21,10 +21,20 @@ def _default_cache_dir() -> Path:
     return Path(base) / "newsdesk"
 
 
+def default_data_dir() -> Path:
+    """The user's data directory (XDG), so every working directory finds the same store."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "newsdesk"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="NEWSDESK_", env_file=".env", extra="ignore")
 
-    data_dir: Path = Field(Path("data"), description="Chroma store and document database.")
+    data_dir: Path = Field(
+        default_factory=default_data_dir,
+        description="Chroma store and document database (default: $XDG_DATA_HOME/newsdesk, "
+        "else ~/.local/share/newsdesk).",
+    )
     seeds_dir: Path = Field(PROJECT_ROOT / "seeds", description="The built-in corpus.")
     prompts_dir: Path = Field(PROJECT_ROOT / "prompts", description="Prompt templates.")
     cache_dir: Path = Field(
@@ -56,6 +66,9 @@ class Settings(BaseSettings):
     max_context_sentences: int = Field(12, description="Most sentences (with neighbours) shown.")
     question_shape: bool = Field(
         True, description="Retrieve per part of a question; more context for parts and lists."
+    )
+    list_forward: bool = Field(
+        True, description="For a question asking for several items, hits bring the next sentence."
     )
     figure_check: bool = Field(
         True,

@@ -25,6 +25,11 @@ _LEANS_BACK = re.compile(
 )
 
 
+# For a question asking for several items, the hits (in rank order) that bring the sentence
+# after them.
+FORWARD_LEADS = 3
+
+
 @dataclass
 class AlsoIn:
     doc_id: str
@@ -114,6 +119,7 @@ def assemble_context(
     candidate_window: int = 16,
     header_tokens: Callable[[DocumentRecord], int] | None = None,
     limit_tokens: int | None = None,
+    forward: bool = False,
 ) -> list[Passage]:
     """The passages for `hits`. `budget_tokens` bounds their sentences (a quality setting);
     `limit_tokens`, when given, bounds everything they add to the prompt, each passage's
@@ -142,7 +148,10 @@ def assemble_context(
             if lead.dense < min_dense or lead.unit.unit_id in chosen or leads.get(doc_id, 0) >= cap:
                 continue
             doc_units = neighbours.setdefault(doc_id, store.document_units("sentences", doc_id))
-            group = _with_neighbours(lead.unit, doc_units)
+            # Only the best few hits read on, so the sentences after them cannot crowd out
+            # the other hits a list is gathered from.
+            reads_on = forward and sum(leads.values()) < FORWARD_LEADS
+            group = _with_neighbours(lead.unit, doc_units, reads_on)
             group = [u for u in group if u.unit_id not in chosen]
             cost = sum(count_tokens(u.text) + 1 for u in group)
             near = taken.setdefault(doc_id, set())
@@ -188,13 +197,14 @@ def assemble_context(
     return passages
 
 
-def _with_neighbours(unit: Unit, doc_units: list[Unit]) -> list[Unit]:
-    """The sentence, plus the one before if it leans on it, plus the next if that leans back."""
+def _with_neighbours(unit: Unit, doc_units: list[Unit], forward: bool = False) -> list[Unit]:
+    """The sentence, plus the one before if it leans on it, plus the next if that leans back
+    (or, with `forward`, whatever it says)."""
     group = [unit]
     i = unit.index
     if _LEANS_BACK.match(unit.text) and i > 0:
         group.insert(0, doc_units[i - 1])
-    if i + 1 < len(doc_units) and _LEANS_BACK.match(doc_units[i + 1].text):
+    if i + 1 < len(doc_units) and (forward or _LEANS_BACK.match(doc_units[i + 1].text)):
         group.append(doc_units[i + 1])  # "He likened it to..." completes the hit
     return group
 

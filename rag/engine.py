@@ -34,6 +34,7 @@ from rag.conflicts import (
     find_conflicts,
 )
 from rag.context import Passage, assemble_context
+from rag.datadir import ingest_hint
 from rag.embedding import Embedder
 from rag.errors import BadQuestion, Cancelled, EmptyStore, StoreUnavailable, UnknownDocuments
 from rag.generation import TextGenerator, load_generator
@@ -42,7 +43,7 @@ from rag.ingest import Ingested, IngestReport, ingest_article, ingest_paths
 from rag.loading import Article
 from rag.model_files import PRESETS, local_model_file, resolve_model
 from rag.prompts import PromptSet
-from rag.question import asks_for_figure, asks_for_list, gives_figure, question_parts
+from rag.question import asks_for_figure, asks_for_list, gives_figure, part_queries, question_parts
 from rag.remote_llm import RemoteGenerator, estimate_tokens, load_remote_generator
 from rag.retrieval import RetrievalResult, merge_results, retrieve
 from rag.schemas import (
@@ -211,8 +212,8 @@ class Engine:
     def ensure_corpus(self) -> None:
         if self.store.count_chunks() == 0:
             raise EmptyStore(
-                f"no articles in the store at {self.settings.data_dir}: run "
-                "`newsdesk ingest seeds/` (or `newsdesk ingest PATH...`) first"
+                f"no articles in the store at {self.settings.data_dir}: "
+                f"{ingest_hint(self.settings)}"
             )
 
     def scope(
@@ -253,7 +254,7 @@ class Engine:
     def retrieve(self, question: str, doc_ids: list[str] | None = None) -> RetrievalResult:
         """Hits for the whole question and, when it has several parts ("where did X happen,
         and how old was he?"), for each part, interleaved so every part reaches the context."""
-        parts = question_parts(question) if self.settings.question_shape else []
+        parts = part_queries(question) if self.settings.question_shape else []
         results = [self._retrieve_one(p, doc_ids) for p in [question, *parts]]
         return merge_results(results)
 
@@ -302,6 +303,9 @@ class Engine:
                 doc.outlet, doc.title, self.count_tokens
             ),
             limit_tokens=room,
+            # A list is often in the sentence after the one announcing it ("…three shows
+            # hosted by three DJs." then the names): each hit brings the next sentence.
+            forward=s.question_shape and s.list_forward and asks_for_list(question),
         )
 
     def render_passages(self, passages: list[Passage]) -> list[str]:

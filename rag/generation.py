@@ -56,6 +56,43 @@ class Generation:
     seconds: float
 
 
+@dataclass
+class TokenUsage:
+    """The tokens one request cost: what OpenAI clients read from `usage`."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+_counting = threading.local()
+
+
+@contextlib.contextmanager
+def counting_usage() -> Iterator[TokenUsage]:
+    """Add up the tokens of every generation (not the support judge's yes/no readings) that
+    this thread runs inside the block. Answers carry no token counts, and a generator is shared
+    by every request, so its last call may be another request's; the thread that produces one
+    answer is that request's alone."""
+    usage, outer = TokenUsage(), getattr(_counting, "usage", None)
+    _counting.usage = usage
+    try:
+        yield usage
+    finally:
+        _counting.usage = outer
+
+
+def record_usage(prompt_tokens: int, completion_tokens: int) -> None:
+    """Count one generation towards the block of `counting_usage` this thread is in, if any."""
+    usage = getattr(_counting, "usage", None)
+    if usage is not None:
+        usage.prompt_tokens += prompt_tokens
+        usage.completion_tokens += completion_tokens
+
+
 def generation_from_response(result: dict, started: float) -> Generation:
     """Both backends answer in the OpenAI chat-completion shape."""
     usage = result.get("usage") or {}
@@ -142,7 +179,9 @@ class Generator:
                 max_tokens=max_tokens,
                 seed=0,
             )
-        return generation_from_response(result, started)  # type: ignore[arg-type]
+        generation = generation_from_response(result, started)  # type: ignore[arg-type]
+        record_usage(generation.prompt_tokens, generation.completion_tokens)
+        return generation
 
     def judge(self, prompts: list[list[dict[str, str]]]) -> list[float] | None:
         """P(yes) for each yes/no prompt (a list of chat messages).
@@ -229,17 +268,31 @@ class Generator:
                 seed=0,
                 stream=True,
             )
+            finish = None
             try:
                 for chunk in chunks:
                     if cancel is not None and cancel.is_set():
                         break
-                    delta = chunk["choices"][0].get("delta", {})  # type: ignore[index]
-                    piece = delta.get("content")
+                    choice = chunk["choices"][0]  # type: ignore[index]
+                    finish = choice.get("finish_reason") or finish
+                    piece = choice.get("delta", {}).get("content")
                     if piece:
                         yield piece
             finally:
                 with contextlib.suppress(Exception):
                     chunks.close()  # type: ignore[union-attr]
+            self._record_stream_usage(messages, finish)
+
+    def _record_stream_usage(self, messages: list[dict[str, str]], finish: str | None) -> None:
+        """llama.cpp reports no usage when streaming; its cache tells: it holds the prompt and
+        every generated token but the last one sampled, which is evaluated only when decoding
+        goes on (an end-of-turn token ends the reply and is not part of it; a reply cut at
+        max_tokens ends on a kept token). Callers hold the lock."""
+        if self._system_turn.formatter is None:
+            return
+        prompt = len(self._system_turn.tokens(messages))
+        generated = self._llm.n_tokens - prompt + (1 if finish == "length" else 0)
+        record_usage(prompt, max(generated, 0))
 
 
 def _identity(model_path: Path, n_ctx: int, n_batch: int, threads: int) -> str:

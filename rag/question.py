@@ -56,6 +56,28 @@ def question_parts(question: str) -> list[str]:
     return [p if p.endswith("?") else f"{p}?" for p in parts]
 
 
+# Runs of capitalised words: after a part's first word, the names it uses.
+_NAMED_RE = re.compile(r"\b[A-Z][\w'’-]*(?:\s+[A-Z][\w'’-]*)*")
+
+
+def part_queries(question: str) -> list[str]:
+    """The question's parts as search queries, each able to stand alone: a later part that
+    names no one ("…, and how old was he?") is searched with the names the other parts use,
+    or it would find any sentence about anyone's age."""
+    parts = question_parts(question)
+    if not parts:
+        return []
+    named = [_NAMED_RE.findall(p.split(maxsplit=1)[-1]) if " " in p else [] for p in parts]
+    queries = []
+    for i, part in enumerate(parts):
+        if named[i]:
+            queries.append(part)
+            continue
+        others = list(dict.fromkeys(n for j, ns in enumerate(named) if j != i for n in ns))
+        queries.append(f"{part} {' '.join(others)}".strip())
+    return queries
+
+
 def asks_for_list(question: str) -> bool:
     """Whether the question asks for several items: "which" or "what" before a count or a
     plural noun ("which three websites…", "which countries refused…"). A word ending in -s

@@ -21,7 +21,7 @@ from pathlib import Path
 import httpx
 
 from rag.errors import ModelError
-from rag.generation import Generation, generation_from_response
+from rag.generation import Generation, generation_from_response, record_usage
 
 
 def estimate_tokens(text: str) -> int:
@@ -115,13 +115,19 @@ class RemoteGenerator:
         read from the greedy reply's first word: 1.0 for yes, 0.0 for no (0.5 otherwise)."""
         scores = []
         for messages in prompts:
-            reply = self.chat(messages, max_tokens=2).text.strip().lower()
+            reply = self._complete(messages, max_tokens=2).text.strip().lower()
             scores.append(
                 1.0 if reply.startswith("yes") else 0.0 if reply.startswith("no") else 0.5
             )
         return scores
 
     def chat(self, messages: list[dict[str, str]], max_tokens: int = 256) -> Generation:
+        generation = self._complete(messages, max_tokens)
+        record_usage(generation.prompt_tokens, generation.completion_tokens)
+        return generation
+
+    def _complete(self, messages: list[dict[str, str]], max_tokens: int) -> Generation:
+        """One reply, not counted as a generation (the judge's readings use this directly)."""
         started = time.perf_counter()
         result = self._request(
             "POST", "/chat/completions", self._body(messages, max_tokens, stream=False)
@@ -142,6 +148,7 @@ class RemoteGenerator:
         if cancel is not None and cancel.is_set():
             return
         body = self._body(messages, max_tokens, stream=True)
+        pieces: list[str] = []
         try:
             with self._client.stream("POST", "/chat/completions", json=body) as response:
                 if response.status_code >= 400:
@@ -152,13 +159,18 @@ class RemoteGenerator:
                         return
                     piece = _sse_piece(line)
                     if piece is None:
-                        return
+                        break
                     if piece:
+                        pieces.append(piece)
                         yield piece
         except httpx.ConnectError as exc:
             raise ModelError(f"cannot reach the model server at {self.url}: {exc}") from exc
         except httpx.HTTPError as exc:
             raise ModelError(f"the model server at {self.url} failed mid-answer: {exc}") from exc
+        # Servers send usage in a stream only when asked, and not all of them can: count the
+        # texts with the model's tokenizer (the chat template's few tokens are left out).
+        prompt = sum(self.count_tokens(m["content"]) for m in messages)
+        record_usage(prompt, self.count_tokens("".join(pieces)))
 
 
 def _sse_piece(line: str) -> str | None:

@@ -30,6 +30,11 @@ HELP = """Ask a question about the articles; follow-ups may refer to earlier ans
   /quit        leave (or Ctrl-D); Ctrl-C stops an answer without leaving"""
 
 
+def outlet_title(outlet: str | None, title: str) -> str:
+    """A source's heading: "Outlet — Title", or the title alone when the article names none."""
+    return f"{escape(outlet)} — {escape(title)}" if outlet else escape(title)
+
+
 class ChatUI:
     def __init__(self, engine: Engine, console: Console) -> None:
         self.engine = engine
@@ -75,10 +80,10 @@ class ChatUI:
             return
         c = next(c for c in self.last.citations if c.n == int(arg))
         self.console.print(
-            f"[bold][{c.n}] {escape(c.outlet or 'unknown outlet')} — {escape(c.title)}[/bold]\n"
+            f"[bold][{c.n}] {outlet_title(c.outlet, c.title)}[/bold]\n"
             f"[dim]{escape(c.source_file)}, characters {c.start}–{c.end}[/dim]"
         )
-        self.console.print(escape(c.quote), soft_wrap=True)
+        self.console.print(escape(c.quote))
         for other in c.also_in:
             self.console.print(
                 f"[dim]also reported by {escape(other.outlet or other.doc_id)} "
@@ -121,7 +126,7 @@ class ChatUI:
             reason = (answer.abstain_reason or "").replace("_", " ")
             con.print(f"[bold]{escape(answer.answer)}[/bold] [dim]({reason})[/dim]")
         else:
-            con.print(f"[bold]{escape(answer.answer)}[/bold]", soft_wrap=True)
+            con.print(f"[bold]{escape(answer.answer)}[/bold]")
         for sentence in answer.dropped:
             con.print(f"[red]✗ removed, not supported by the sources:[/red] {escape(sentence)}")
         for conflict in answer.conflicts:
@@ -134,8 +139,8 @@ class ChatUI:
             mark = {True: "[green]✓[/green]", False: "[red]✗[/red]", None: " "}[c.supported]
             also = f" [dim]+{len(c.also_in)} more[/dim]" if c.also_in else ""
             con.print(
-                f"{mark} [{c.n}] {escape(c.outlet or 'unknown outlet')} — "
-                f"{escape(c.title)}{also}\n    [dim]“{escape(quote)}”[/dim]"
+                f"{mark} [{c.n}] {outlet_title(c.outlet, c.title)}{also}\n"
+                f"    [dim]“{escape(quote)}”[/dim]"
             )
 
     # ---- loops ----------------------------------------------------------------------------------
@@ -210,6 +215,7 @@ class ChatUI:
 def run_chat(engine: Engine, as_json: bool, stdin: TextIO = sys.stdin) -> int:
     # With --json, stdout carries only JSON lines; everything else goes to stderr.
     console = Console(highlight=False, stderr=as_json)
+    console.soft_wrap = not console.is_terminal  # wrap at words on a terminal, not into a pipe
     ui = ChatUI(engine, console)
     if stdin.isatty() and sys.stdout.isatty():
         ui.interactive(engine.settings.data_dir / "chat_history")

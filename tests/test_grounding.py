@@ -357,3 +357,21 @@ def test_a_list_questions_own_count_is_no_new_number():
         "She held five offices [1].", [offices], bow, "Which three offices did she hold?", judge
     )
     assert other.text == ""
+
+
+def test_a_two_part_question_may_be_answered_from_two_reports():
+    # Each part of "where did he die, and how old was he?" is in a different report.
+    passages = [
+        doc_passage("a", 4, "Peel died after suffering a heart attack in Lima in October."),
+        doc_passage("b", 2, "A stand-in hosted the show after Peel died aged 65 in October."),
+        doc_passage("c", 0, "The new hosts will each present one night a week."),
+    ]
+    draft = "Peel died of a heart attack in Lima in October, aged 65 [3]."
+    question = "Where did Peel die, and how old was he?"
+    g = ground_answer(draft, passages, bow, question, judge=lambda items: [1.0] * len(items))
+    assert g.sentences and sorted(g.sentences[0].cited) == [1, 2]
+    # A one-part question never completes a claim from a second report.
+    one = ground_answer(
+        draft, passages, bow, "How did Peel die?", judge=lambda items: [1.0] * len(items)
+    )
+    assert one.text == ""

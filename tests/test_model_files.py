@@ -6,7 +6,14 @@ import sys
 import pytest
 
 from rag.errors import ModelError
-from rag.model_files import Preset, assemble_preset, check_gguf, resolve_model
+from rag.model_files import (
+    PRESETS,
+    Preset,
+    assemble_preset,
+    check_gguf,
+    check_model,
+    resolve_model,
+)
 
 
 def make_parts(root, prefix: str, blobs: list[bytes]) -> None:
@@ -82,3 +89,16 @@ def test_user_paths_are_checked(tmp_path):
     good = tmp_path / "ok.gguf"
     good.write_bytes(b"GGUF\x03\x00")
     assert resolve_model(str(good), tmp_path) == good
+
+
+def test_check_model_reads_nothing_big_and_writes_nothing(fake_parts, tmp_path, monkeypatch):
+    preset, _ = fake_parts
+    monkeypatch.setitem(PRESETS, preset.name, preset)
+    check_model(preset.name, tmp_path / "cache")  # installed parts: fine, assembled later
+    ghost = Preset("ghost", "ghost.gguf", "ndtest_nothere_part", 2, 10, "0" * 64, "ghost")
+    monkeypatch.setitem(PRESETS, ghost.name, ghost)
+    with pytest.raises(ModelError, match=r"pip install -e '\.\[ghost\]'"):
+        check_model(ghost.name, tmp_path / "cache")
+    with pytest.raises(ModelError, match="unknown model"):
+        check_model("gpt-17", tmp_path / "cache")
+    assert not (tmp_path / "cache").exists()

@@ -7,7 +7,13 @@ from rag.citations import strip_markers
 from rag.config import Settings
 from rag.engine import Engine
 from rag.errors import BadQuestion
-from rag.question import asks_for_figure, asks_for_list, gives_figure, question_parts
+from rag.question import (
+    asks_for_figure,
+    asks_for_list,
+    gives_figure,
+    part_queries,
+    question_parts,
+)
 
 
 @pytest.mark.parametrize(
@@ -32,6 +38,24 @@ from rag.question import asks_for_figure, asks_for_list, gives_figure, question_
 )
 def test_a_question_splits_where_a_new_wh_word_starts_a_part(question, parts):
     assert question_parts(question) == parts
+
+
+@pytest.mark.parametrize(
+    ("question", "queries"),
+    [
+        (
+            "Where did Jo Dunn die, and how old was she?",
+            ["Where did Jo Dunn die?", "how old was she? Jo Dunn"],
+        ),
+        (
+            "Who beat Ann Lee, and who did Ann Lee play next?",
+            ["Who beat Ann Lee?", "who did Ann Lee play next?"],
+        ),
+        ("What did the mayor say?", []),
+    ],
+)
+def test_a_part_that_names_no_one_is_searched_with_the_other_parts_names(question, queries):
+    assert part_queries(question) == queries
 
 
 @pytest.mark.parametrize(

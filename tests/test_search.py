@@ -70,3 +70,33 @@ def test_search_endpoint(seeded_engine):
         assert bad.json()["error"]["code"] == "unknown_documents"
         assert client.post("/v1/search", json={"query": "  "}).status_code == 422
         assert client.post("/v1/search", json={"query": "x", "limit": 0}).status_code == 422
+
+
+def test_a_list_question_brings_the_sentence_after_each_hit(tmp_path, embedder):
+    # The sentence that answers "which three DJs" announces nothing of the question's words;
+    # the one before it does. A list question reads on; others keep to the hit.
+    from rag.config import Settings
+    from rag.context import assemble_context
+    from rag.engine import Engine
+    from rag.loading import article_from_upload
+
+    engine = Engine(Settings(data_dir=tmp_path / "data"))
+    engine.__dict__["embedder"] = embedder
+    text = (
+        "Night Radio\n\nThe station's late show is to be replaced by three shows hosted by "
+        "three new presenters from March. Ann Lee, Bo Kim and Cy Dunn will each take one "
+        "night of the week. The show's founder retired in the autumn after 30 years on air."
+    )
+    engine.add_document(article_from_upload(text.encode(), doc_id="radio"))
+    question = "Which three presenters host the shows that replace the late show?"
+
+    def context(forward: bool) -> str:
+        with engine.store.reading():
+            hits = engine.retrieve(question).hits[:1]
+            passages = assemble_context(
+                hits, engine.store, lambda t: len(t.split()), forward=forward
+            )
+        return " ".join(p.text for p in passages)
+
+    assert "replaced by three shows" in context(False) and "Ann Lee" not in context(False)
+    assert "Ann Lee, Bo Kim and Cy Dunn" in context(True)
