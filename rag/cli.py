@@ -407,7 +407,7 @@ def info(
 
     from rag.datadir import ingest_hint, store_counts
     from rag.model_files import PRESETS, check_model, local_model_file
-    from rag.owner import read_record
+    from rag.owner import process_alive, read_record
 
     settings = _settings(data_dir, model)
     if data_dir is not None and os.environ.get("NEWSDESK_DATA_DIR") != str(data_dir):
@@ -426,7 +426,7 @@ def info(
         model_problem = str(exc)
     model_file = local_model_file(settings.model, settings.cache_dir)
     record = read_record(settings.data_dir)
-    running = record is not None and _pid_alive(record.pid)
+    running = record is not None and process_alive(record.pid)
     report: dict[str, Any] = {
         "data_dir": str(settings.data_dir.expanduser().resolve()),
         "data_dir_source": source,
@@ -475,18 +475,6 @@ def info(
     rows.append(("server", f"running at {record.url}" if running and record else "not running"))
     for name, value in rows:
         out.print(f"[bold]{name:<12}[/bold] {escape(value)}")
-
-
-def _pid_alive(pid: int) -> bool:
-    import os
-
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 @app.command(name="eval")

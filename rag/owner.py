@@ -82,7 +82,8 @@ def read_record(data_dir: Path) -> ServerRecord | None:
         return None
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether a process with this id exists (one owned by another user counts)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -127,7 +128,7 @@ def serving(
     try:
         if not _try_flock(fd, fcntl.LOCK_EX):
             other = read_record(data_dir)
-            if other is not None and other.pid != os.getpid() and _alive(other.pid):
+            if other is not None and other.pid != os.getpid() and process_alive(other.pid):
                 raise NewsdeskError(
                     f"another newsdesk serve (pid {other.pid}, {other.url}) owns the data dir "
                     f"{data_dir}: stop it, or give this one another --data-dir"
@@ -183,7 +184,7 @@ def local_or_server(data_dir: Path, wait_s: float = 10.0) -> Iterator[ServerReco
                 yield None
                 return
             record = read_record(data_dir)
-            if record is not None and _alive(record.pid):
+            if record is not None and process_alive(record.pid):
                 yield record
                 return
             # A server that has just taken the lock writes its record a moment later.
@@ -237,7 +238,7 @@ class ServerIngest:
                     return
             except httpx.TransportError:
                 pass
-            if not _alive(self.record.pid):
+            if not process_alive(self.record.pid):
                 raise NewsdeskError(f"the server at {self.record.url} stopped; run ingest again")
             if time.monotonic() > deadline:
                 raise NewsdeskError(f"the server at {self.record.url} did not start listening")
