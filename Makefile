@@ -14,7 +14,7 @@ ifeq ($(shell uname -m),x86_64)
 LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON
 endif
 
-.PHONY: setup run test lint eval bench clean
+.PHONY: setup run check test lint eval bench clean
 
 setup: $(STAMP)
 
@@ -33,9 +33,16 @@ $(STAMP): pyproject.toml Makefile
 run: setup
 	$(BIN)/newsdesk serve
 
+# The quick loop: lint and every test that does not load the GGUF model.
+check: setup
+	$(BIN)/ruff check rag api eval tests
+	$(BIN)/ruff format --check rag api eval tests
+	$(BIN)/pytest -q -m "not slow"
+	@echo "model-free tests passed; 'make test' runs everything, the real model included"
+
 test: setup
 	$(BIN)/ruff check rag api eval tests
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q --durations=15
 
 lint: setup
 	$(BIN)/ruff check rag api eval tests
@@ -48,4 +55,4 @@ bench: setup
 	$(BIN)/newsdesk bench
 
 clean:
-	rm -rf $(VENV) data .pytest_cache
+	rm -rf $(VENV) .pytest_cache

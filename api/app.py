@@ -107,4 +107,31 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(documents.router)
     app.include_router(internal.router)
     app.include_router(jobs.router)
+    app.openapi = lambda: _with_event_schemas(app)  # type: ignore[method-assign]
     return app
+
+
+def _with_event_schemas(app: FastAPI) -> dict:
+    """FastAPI documents response bodies, not the payloads inside a stream: add the SSE
+    events' payload models to the schema's components, where `/v1/ask/stream` refers to them."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    from fastapi.openapi.utils import get_openapi
+
+    from api.models import SentenceEvent, SourcesEvent, TokenEvent
+
+    schema = get_openapi(
+        title=app.title,
+        version=app.version,
+        summary=app.summary,
+        description=app.description,
+        routes=app.routes,
+    )
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    for model in (SourcesEvent, TokenEvent, SentenceEvent):
+        found = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        for name, sub in found.pop("$defs", {}).items():
+            components.setdefault(name, sub)
+        components[model.__name__] = found
+    app.openapi_schema = schema
+    return schema

@@ -11,7 +11,7 @@ from fastapi.responses import StreamingResponse
 
 from api.deps import AdmissionDep, EngineDep
 from api.errors import documented, error_body, log, status_of
-from api.models import SourcesEvent, TokenEvent
+from api.models import SentenceCitation, SentenceEvent, SourcesEvent, TokenEvent
 from api.streaming import SSE_HEADERS, last_result, run_events, sse
 from rag.citations import source_passages
 from rag.engine import Engine, Prepared
@@ -24,16 +24,28 @@ SSE_SCHEMA = {
     "type": "object",
     "description": "One server-sent event; `data` is JSON.",
     "properties": {
-        "event": {"type": "string", "enum": ["sources", "token", "answer", "error"]},
-        "data": {"type": "string"},
+        "event": {"type": "string", "enum": ["sources", "token", "sentence", "answer", "error"]},
+        "data": {
+            "type": "string",
+            "description": "The event's payload as JSON.",
+            "contentMediaType": "application/json",
+            "contentSchema": {
+                "oneOf": [
+                    {"$ref": f"#/components/schemas/{name}"}
+                    for name in ("SourcesEvent", "TokenEvent", "SentenceEvent", "Answer")
+                ]
+            },
+        },
     },
     "required": ["data"],
 }
 STREAM_DOC = {
     200: {
-        "description": "Server-sent events: `sources` (the passages, before generation), "
-        "`token` (the unchecked draft as it is decoded), then `answer` (the checked answer, "
-        "the same body as /v1/ask), or `error` with the error shape.",
+        "description": "Server-sent events: `sources` (the passages, before generation; "
+        "SourcesEvent), `token` (the unchecked draft as it is decoded; TokenEvent), `sentence` "
+        "(each answer sentence as soon as it passes the check, numbered as the answer; "
+        "SentenceEvent), then `answer` (the checked answer, the same body as /v1/ask), or "
+        "`error` with the error shape.",
         "content": {"text/event-stream": {"schema": SSE_SCHEMA}},
     }
 }
@@ -57,7 +69,8 @@ async def ask(body: AskRequest, request: Request, engine: EngineDep, admission: 
     "/ask/stream", response_class=StreamingResponse, responses={**STREAM_DOC, **ASK_ERRORS}
 )
 async def ask_stream(body: AskRequest, engine: EngineDep, admission: AdmissionDep):
-    """The answer as server-sent events: sources first, then tokens, then the checked answer.
+    """The answer as server-sent events: sources first, then the draft's tokens and each
+    checked sentence as it passes, then the checked answer.
 
     Bad input, unknown filters and a full queue fail before the stream starts, with their
     status code; a failure during generation arrives as an `error` event."""
@@ -87,11 +100,19 @@ def _generate(engine: Engine, prepared: Prepared | Answer, cancel: threading.Eve
         yield prepared
         return
     for event in engine.generate(prepared, cancel):
-        yield event.answer if event.answer is not None else event.text
+        if event.answer is not None:
+            yield event.answer
+        elif event.kind == "sentence":
+            cited = [SentenceCitation(n=n, passage=p) for n, p in event.cited]
+            yield SentenceEvent(text=event.text, citations=cited)
+        else:
+            yield event.text
 
 
 async def _sse_stream(
-    question: str, prepared: Prepared | Answer, events: AsyncIterator[Answer | str]
+    question: str,
+    prepared: Prepared | Answer,
+    events: AsyncIterator[Answer | SentenceEvent | str],
 ) -> AsyncIterator[bytes]:
     passages = (
         []
@@ -103,6 +124,8 @@ async def _sse_stream(
         async for item in events:
             if isinstance(item, Answer):
                 yield sse("answer", item)
+            elif isinstance(item, SentenceEvent):
+                yield sse("sentence", item)
             else:
                 yield sse("token", TokenEvent(text=item))
     except NewsdeskError as exc:

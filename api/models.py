@@ -76,7 +76,24 @@ class SourcesEvent(BaseModel):
 
 
 class TokenEvent(BaseModel):
+    """A piece of the unchecked draft, as the model writes it. Its [n] markers are the
+    `sources` event's passage numbers; the checked text comes in `sentence` events."""
+
     text: str
+
+
+class SentenceCitation(BaseModel):
+    n: int = Field(description="The [n] in the sentence: the answer's numbering (1, 2, …).")
+    passage: int = Field(description="The passage's `n` in the `sources` event.")
+
+
+class SentenceEvent(BaseModel):
+    """One answer sentence that passed the check, sent as soon as it has, while the model
+    writes the next. The sentences, joined with spaces, are the `answer` event's text, unless
+    nothing the model said held: then the answer declines, or says the reports disagree."""
+
+    text: str = Field(description="The sentence with its [n] markers, numbered as the answer.")
+    citations: list[SentenceCitation]
 
 
 # ---- OpenAI-compatible chat completions --------------------------------------------------------

@@ -76,7 +76,9 @@ async def chat_completions(
                 return
             yield "sources", source_passages(prepared.passages, prepared.snapshot)
             for event in engine.generate(prepared, cancel):
-                if event.answer is not None:
+                if event.kind == "sentence":
+                    yield "sentence", event.text
+                elif event.answer is not None:
                     yield "answer", (standalone, event.answer, usage)
 
     events = run_events(produce, cancel, lambda s, done: admission.leave(s, cancelled=not done))
@@ -156,6 +158,7 @@ async def _chunks(
     model = engine.model_name
     started = False
     usage: TokenUsage | None = None
+    sent = ""  # the checked text already streamed
 
     def opening(sources: list[dict[str, object]]) -> bytes:
         # The role chunk, with the passages the answer will cite (none when it abstained early).
@@ -170,11 +173,20 @@ async def _chunks(
                 yield opening([p.model_dump() for p in payload])  # type: ignore[attr-defined]
                 started = True
                 continue
+            if kind == "sentence":
+                # Each checked sentence as soon as it passes, while the model writes the next.
+                piece = f" {payload}" if sent else str(payload)
+                sent += piece
+                yield sse(None, _chunk(completion_id, created, model, {"content": piece}))
+                continue
             standalone, answer, usage = payload  # type: ignore[misc]
             if not started:
                 yield opening([])
-            # Word by word, so clients that render deltas show the checked text progressively.
-            for piece in re.findall(r"\S+\s*", answer.answer):
+            # What the sentences did not already say (all of it when the answer declined).
+            rest = answer.answer[len(sent) :] if answer.answer.startswith(sent) else answer.answer
+            if sent and rest and rest is answer.answer:
+                rest = "\n\n" + rest
+            for piece in re.findall(r"\s*\S+", rest):
                 yield sse(None, _chunk(completion_id, created, model, {"content": piece}))
             extension = _extension(answer, standalone).model_dump(mode="json")
             yield sse(None, _chunk(completion_id, created, model, {}, "stop", extension))

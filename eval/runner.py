@@ -118,10 +118,13 @@ def score_question(q: GoldQuestion, res: QuestionResult) -> dict[str, float]:
     a = res.answer
     answered = bool(a and a["answerable"])
     text = a["answer"] if a else ""
+    # A reader sees a disagreement beside the answer, each side's value with its citation.
+    sides = [c["value"] for f in (a or {}).get("conflicts", []) for c in f["claims"]]
+    shown = " ".join([text, *sides])
     if q.answerable and q.gold_doc_ids:
         s["right_article"] = 0.0  # replaced below when an answer cites a gold article
     if q.answerable:
-        s["answer_presence"] = float(answered and answer_present(text, q.gold_answers))
+        s["answer_presence"] = float(answered and answer_present(shown, q.gold_answers))
         reference = " ".join(group[0] for group in q.gold_answers)
         s["token_f1"] = token_f1(strip_markers(text), reference) if answered else 0.0
         s["false_refusal"] = float(not answered)

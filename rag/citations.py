@@ -70,6 +70,24 @@ def normalise_markers(answer: str, n_passages: int) -> tuple[str, list[int]]:
     return text, cited
 
 
+def markers_of(text: str) -> list[int]:
+    """The [n] numbers a text cites, in order of first appearance."""
+    return list(dict.fromkeys(int(m) for m in re.findall(r"\[(\d+)\]", text)))
+
+
+def display_numbers(text: str, cited: list[int]) -> dict[int, int]:
+    """Passage number -> the number a reader sees: 1, 2, … in order of first appearance in
+    the text, then any other cited passage (a side of a disagreement) in the given order."""
+    shown: dict[int, int] = {}
+    for n in markers_of(text) + cited:
+        shown.setdefault(n, len(shown) + 1)
+    return shown
+
+
+def renumber(text: str, shown: dict[int, int]) -> str:
+    return re.sub(r"\[(\d+)\]", lambda m: f"[{shown.get(int(m.group(1)), m.group(1))}]", text)
+
+
 def is_abstention(answer: str) -> bool:
     return bool(_ABSTAIN_RE.search(answer))
 

@@ -200,18 +200,26 @@ def ask(
     """Answer a question from the ingested articles, citing the passages used."""
     from rag.datadir import require_articles
     from rag.engine import Engine
-    from rag.terminal import outlet_title
+    from rag.terminal import conflict_note, outlet_title
 
     settings = _settings(data_dir, model)
     engine = Engine(settings, show_progress=sys.stderr.isatty())
     engine.check_question(question)
     _check_model(settings)
     require_articles(settings)
-    answer = engine.ask(question, doc_ids=doc, outlets=outlet)
+    # Loading takes seconds and answering more: on a terminal, say which is under way.
+    status = err.status("loading the models…") if err.is_terminal else contextlib.nullcontext()
+    with status as shown:
+        _ = engine.embedder, engine.generator
+        if shown is not None:
+            shown.update("retrieving, writing and checking the answer…")
+        answer = engine.ask(question, doc_ids=doc, outlets=outlet)
     if as_json:
         sys.stdout.write(answer.model_dump_json() + "\n")
         return
     out.print(escape(answer.answer))
+    for conflict in answer.conflicts:
+        out.print(conflict_note(conflict))
     if answer.citations:
         out.print()
         out.print("[bold]Sources[/bold]")

@@ -16,10 +16,10 @@ from pathlib import Path
 
 from rag.citations import (
     Snapshot,
-    answer_sentences,
     build_citations,
-    is_abstention,
-    normalise_markers,
+    display_numbers,
+    markers_of,
+    renumber,
     source_spans,
     span_fields,
     strip_markers,
@@ -30,7 +30,6 @@ from rag.conflicts import (
     Conflict,
     asks_about_titles,
     cite_article_claims,
-    describe,
     find_conflicts,
 )
 from rag.context import Passage, assemble_context
@@ -38,7 +37,15 @@ from rag.datadir import ingest_hint
 from rag.embedding import Embedder
 from rag.errors import BadQuestion, Cancelled, EmptyStore, StoreUnavailable, UnknownDocuments
 from rag.generation import TextGenerator, load_generator
-from rag.grounding import GroundedAnswer, Judge, ground_answer, merge_windows
+from rag.grounding import (
+    DraftChecker,
+    GroundedAnswer,
+    Grounder,
+    Judge,
+    SentenceCheck,
+    merge_windows,
+    with_markers,
+)
 from rag.ingest import Ingested, IngestReport, ingest_article, ingest_paths
 from rag.loading import Article
 from rag.model_files import PRESETS, local_model_file, resolve_model
@@ -48,6 +55,7 @@ from rag.remote_llm import RemoteGenerator, estimate_tokens, load_remote_generat
 from rag.retrieval import RetrievalResult, merge_results, retrieve
 from rag.schemas import (
     Answer,
+    AnswerSentence,
     ConflictClaim,
     SearchResponse,
     SearchResult,
@@ -58,6 +66,9 @@ from rag.schemas import Conflict as ConflictOut
 from rag.store import Store
 
 ABSTAIN_TEXT = "The articles don't say."
+# The answer when the model said nothing the check kept but the reports disagree on what was
+# asked (with the citations of both sides): the sides are in `conflicts`, in their own words.
+DISAGREE_TEXT = "The reports disagree on this."
 
 
 @dataclass
@@ -76,10 +87,12 @@ class Prepared:
 
 @dataclass
 class StreamEvent:
-    kind: str  # "sources" | "token" | "answer"
+    kind: str  # "sources" | "token" | "sentence" | "answer"
     text: str = ""
     passages: list[Passage] = field(default_factory=list)
     answer: Answer | None = None
+    # A "sentence" event's citations: (number shown in the answer, passage number in sources).
+    cited: list[tuple[int, int]] = field(default_factory=list)
 
 
 class Engine:
@@ -423,17 +436,54 @@ class Engine:
     def generate(
         self, prepared: Prepared, cancel: threading.Event | None = None
     ) -> Iterator[StreamEvent]:
-        """Token events as the draft is decoded, then the checked answer (none if cancelled)."""
+        """Token events as the draft is decoded, a sentence event for each draft sentence that
+        passes the check (checked as soon as it is complete, while the model goes on), then
+        the checked answer (none if cancelled).
+
+        Sentence events are what the answer will say, numbered as it will be: a sentence is
+        shown once it and those before it pass the check, and once they answer the question
+        (`DraftChecker`). The answer event is the whole answer with its citations."""
         pieces: list[str] = []
+        checker = self.draft_checker(prepared)
+        numbers: dict[int, int] = {}
+        # A model server answers one request at a time: a judge request sent while its own
+        # stream is unread would wait behind it, so there sentences are checked at the end.
+        live = getattr(self.generator, "judges_mid_stream", True)
         for piece in self.generator.stream(
             prepared.messages, max_tokens=self.settings.max_tokens, cancel=cancel
         ):
             pieces.append(piece)
             yield StreamEvent("token", text=piece)
+            if live:
+                for check in checker.feed("".join(pieces)):
+                    yield _sentence_event(check, numbers)
         if cancel is not None and cancel.is_set():
             return
-        answer = self.finish(prepared, "".join(pieces), time.perf_counter())
+        draft = "".join(pieces)
+        for check in checker.feed(draft, final=True):
+            yield _sentence_event(check, numbers)
+        answer = self.finish(prepared, draft, time.perf_counter(), checker)
         yield StreamEvent("answer", answer=answer)
+
+    def draft_checker(self, prepared: Prepared) -> DraftChecker:
+        """The sentence-by-sentence check of one question's draft (wording only, without
+        the judge, when verification is off: then every sentence passes as written)."""
+        if not self.settings.verify:
+            return DraftChecker(len(prepared.passages))
+        grounder = Grounder(
+            prepared.passages,
+            self.embedder.encode,
+            prepared.q,
+            judge=self.judge(prepared),
+            threshold=self.settings.support_threshold,
+        )
+
+        def answers(text: str) -> bool:
+            return self.gives_what_was_asked(prepared.q, text) and self.answers_question(
+                prepared, text
+            )
+
+        return DraftChecker(len(prepared.passages), grounder, answers)
 
     def judge(self, prepared: Prepared) -> Judge:
         """The support judge for one question: each claim is asked over the same passages as
@@ -470,8 +520,15 @@ class Engine:
         judge = getattr(self.generator, "judge", None)
         return judge(asks) if judge else None
 
-    def finish(self, prepared: Prepared, draft: str, generated: float) -> Answer:
-        """Check the draft against its passages: citations, support, conflicts."""
+    def finish(
+        self,
+        prepared: Prepared,
+        draft: str,
+        generated: float,
+        checker: DraftChecker | None = None,
+    ) -> Answer:
+        """Check the draft against its passages: citations, support, conflicts. `checker`
+        holds the sentences a stream has already checked; the rest are checked here."""
         question, q, result, passages = (
             prepared.question,
             prepared.q,
@@ -479,38 +536,24 @@ class Engine:
             prepared.passages,
         )
         started, retrieved = prepared.started, prepared.retrieved
-        text, cited = normalise_markers(draft, len(passages))
+        checker = checker or self.draft_checker(prepared)
+        checker.feed(draft, final=True)
         # "X did Y [1]. The articles don't say when." answers one part: keep that part.
-        sentences = answer_sentences(text)
-        said = [s for s in sentences if not is_abstention(s)]
-        declined = not said
-        if not declined and len(said) < len(sentences):
-            text = " ".join(said)
+        declined = not checker.said
+        text = " ".join(checker.said)
+        cited = list(dict.fromkeys(n for s in checker.said for n in markers_of(s)))
         dropped: list[str] = []
         windows: dict[int, tuple[int, int]] | None = None
         grounded: GroundedAnswer | None = None
-        if not declined and self.settings.verify:
-            grounded = ground_answer(
-                text,
-                passages,
-                self.embedder.encode,
-                q,
-                judge=self.judge(prepared),
-                threshold=self.settings.support_threshold,
-            )
+        disagree_only = False
+        if not declined and checker.grounder is not None:
+            grounded = checker.grounder.result()
             text, cited, dropped = grounded.text, grounded.cited, grounded.dropped
             windows = grounded.windows
-            if text and not self.gives_what_was_asked(q, text):
-                # True and cited, but no figure for a figure question ("how many soldiers":
-                # "the deal trains Ukraine's army [1]"): a near miss, declined.
-                answer = self._abstain(
-                    question, "not_an_answer", result, started, retrieved, generated
-                )
-                answer.dropped = [c.text for c in grounded.sentences] + dropped
-                return answer
-            if text and not self.answers_question(prepared, text):
-                # Every sentence is in the passages, but none of it is what was asked (a
-                # salary from another report for "what did X pay Y"): a near miss, declined.
+            if text and not checker.answered:
+                # True and cited, but not what was asked: no figure for a figure question
+                # ("how many soldiers": "the deal trains Ukraine's army [1]"), or a salary
+                # from another report for "what did X pay Y". A near miss, declined.
                 answer = self._abstain(
                     question, "not_an_answer", result, started, retrieved, generated
                 )
@@ -522,9 +565,13 @@ class Engine:
                 conflicts, passages, prepared.snapshot.documents
             )
             # The disagreement is read from the articles, so it stands even when the model
-            # declined or its draft did not survive the check.
-            notes = " ".join(describe(c) for c in conflicts)
-            text = notes if declined or not text else f"{text} {notes}"
+            # declined or its draft did not survive the check. It is reported beside the
+            # answer (`conflicts`), never written into it.
+            if declined or not text:
+                # Cited like any sentence: by the sentences that state each side.
+                sides = dict.fromkeys(c.passage for f in conflicts for c in f.claims)
+                text = DISAGREE_TEXT[:-1] + " " + "".join(f"[{n}]" for n in sides) + "."
+                disagree_only = True
             cited = list(dict.fromkeys(cited + [c.passage for f in conflicts for c in f.claims]))
             if self.settings.verify:
                 # Each side is cited by the sentence that states it.
@@ -552,16 +599,56 @@ class Engine:
             windows=windows,
             carries=grounded.carries_claims if grounded else None,
         )
+        # Readers see [1], [2], … in the order the answer first cites them; each citation
+        # keeps the number its passage had in the prompt and the `sources` event.
+        shown = display_numbers(text, cited)
+        conflicts_out = [self._conflict_out(c, passages, prepared.snapshot) for c in conflicts]
+        for conflict in conflicts_out:
+            for claim in conflict.claims:
+                claim.n = shown[claim.n]
+        if disagree_only:
+            sentences = [
+                AnswerSentence(
+                    text=renumber(text, shown),
+                    origin="conflict",
+                    citations=[shown[n] for n in markers_of(text)],
+                    supported=None,
+                )
+            ]
+        elif grounded is not None:
+            sentences = [
+                AnswerSentence(
+                    text=renumber(with_markers(c), shown),
+                    origin="model",
+                    citations=[shown[n] for n in c.cited],
+                    supported=True,
+                )
+                for c in grounded.sentences
+            ]
+        else:
+            sentences = [
+                AnswerSentence(
+                    text=renumber(s, shown),
+                    origin="model",
+                    citations=[shown[n] for n in markers_of(s)],
+                    supported=None,
+                )
+                for s in checker.said
+            ]
         return Answer(
             question=question,
-            answer=text,
+            answer=renumber(text, shown),
             answerable=True,
-            citations=citations,
+            citations=sorted(
+                (c.model_copy(update={"n": shown[c.n], "passage": c.n}) for c in citations),
+                key=lambda c: c.n,
+            ),
             timings=_timings(started, retrieved, generated),
             model=self.model_name,
             best_score=round(result.best_dense, 6),
             dropped=dropped,
-            conflicts=[self._conflict_out(c, passages, prepared.snapshot) for c in conflicts],
+            conflicts=conflicts_out,
+            sentences=sentences,
         )
 
     def conflicts(
@@ -608,6 +695,15 @@ class Engine:
             abstain_reason=reason,  # type: ignore[arg-type]
             best_score=round(result.best_dense, 6) if result else None,
         )
+
+
+def _sentence_event(check: SentenceCheck, numbers: dict[int, int]) -> StreamEvent:
+    """A checked sentence numbered as the final answer will number it: in order of first
+    appearance among the sentences shown so far."""
+    for n in check.cited:
+        numbers.setdefault(n, len(numbers) + 1)
+    text = renumber(with_markers(check), numbers)
+    return StreamEvent("sentence", text=text, cited=[(numbers[n], n) for n in check.cited])
 
 
 def _as_text(fields: dict[str, object]) -> dict[str, object]:

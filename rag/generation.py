@@ -1,14 +1,17 @@
 """The one guarded place where llama.cpp runs.
 
 A `Llama` object is not thread-safe, so every call holds the generator's lock for the whole
-generation (streams included), as llama-cpp-python's own server does. Greedy decoding
-(temperature 0) and a fixed prompt-cache boundary (`rag.prompt_cache`) keep answers repeatable:
-the same prompt draws the same draft, whatever was asked before it.
+generation (streams included), as llama-cpp-python's own server does. The thread that runs a
+stream may ask the support judge between two of its tokens (to check a sentence as soon as it
+is complete): the lock lets that thread in again, and the draft's cache is put back afterwards.
+Greedy decoding (temperature 0) and a fixed prompt-cache boundary (`rag.prompt_cache`) keep
+answers repeatable: the same prompt draws the same draft, whatever was asked before it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import functools
 import math
 import os
@@ -128,6 +131,9 @@ class TextGenerator(Protocol):
 
 
 class Generator:
+    # The stream's own thread may ask the judge between two tokens (`_keeping_stream`).
+    judges_mid_stream = True
+
     def __init__(
         self,
         model_path: Path,
@@ -157,7 +163,9 @@ class Generator:
         self.model_path = Path(model_path)
         self.name = self.model_path.stem
         self.n_ctx = n_ctx
-        self._lock = threading.Lock()
+        # Re-entrant: the streaming thread may judge a finished sentence mid-stream.
+        self._lock = threading.RLock()
+        self._streaming = False
         self._system_turn = SystemTurnCache(
             self._llm, state_dir, _identity(self.model_path, n_ctx, self._llm.n_batch, threads)
         )
@@ -194,13 +202,39 @@ class Generator:
             return None
         yes, no = self._verdict_tokens()
         scores: list[float] = []
-        with self._lock:
+        with self._lock, self._keeping_stream():
             for messages in prompts:
                 logits = self._eval_reusing_prefix(self._system_turn.tokens(messages))
                 a = max(float(logits[t]) for t in yes)
                 b = max(float(logits[t]) for t in no)
                 scores.append(1.0 / (1.0 + math.exp(b - a)))
         return scores
+
+    @contextlib.contextmanager
+    def _keeping_stream(self) -> Iterator[None]:
+        """Inside a paused stream (the judge reading a sentence the draft just finished), save
+        the draft's cache and put it back after, so decoding resumes exactly where it stopped
+        and the draft is the one it would have been. Costs tens of milliseconds: the cache of
+        one sequence is copied out and in, nothing is evaluated again. Callers hold the lock."""
+        if not self._streaming:
+            yield
+            return
+        llm = self._llm
+        ctx = llm._ctx.ctx
+        import llama_cpp
+
+        size = llama_cpp.llama_state_seq_get_size(ctx, 0)
+        buffer = (ctypes.c_uint8 * size)()
+        written = llama_cpp.llama_state_seq_get_data(ctx, buffer, size, 0)
+        tokens, n_tokens = llm.input_ids[: llm.n_tokens].copy(), llm.n_tokens
+        try:
+            yield
+        finally:
+            llm._ctx.kv_cache_seq_rm(0, -1, -1)
+            if llama_cpp.llama_state_seq_set_data(ctx, buffer, written, 0) != written:
+                raise ModelError("llama.cpp could not restore the draft after a support check")
+            llm.input_ids[:n_tokens] = tokens
+            llm.n_tokens = n_tokens
 
     @functools.cache  # noqa: B019 - one generator per process
     def _verdict_tokens(self) -> tuple[list[int], list[int]]:
@@ -269,6 +303,7 @@ class Generator:
                 stream=True,
             )
             finish = None
+            self._streaming = True
             try:
                 for chunk in chunks:
                     if cancel is not None and cancel.is_set():
@@ -279,6 +314,7 @@ class Generator:
                     if piece:
                         yield piece
             finally:
+                self._streaming = False
                 with contextlib.suppress(Exception):
                     chunks.close()  # type: ignore[union-attr]
             self._record_stream_usage(messages, finish)

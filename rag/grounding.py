@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from rag.citations import answer_sentences, strip_markers
+from rag.citations import answer_sentences, is_abstention, normalise_markers, strip_markers
 from rag.context import Passage
 from rag.facts import NOT_NAMES, content_words, misbound, names, numbers, words
 from rag.question import asks_for_list, question_parts
@@ -228,71 +228,105 @@ def mend_first_names(claim: str, evidence: str) -> str:
     return _FULL_NAME_RE.sub(mend, claim)
 
 
-def ground_answer(
-    answer: str,
-    passages: list[Passage],
-    encode: Callable[[list[str]], np.ndarray],
-    question: str = "",
-    judge: Judge | None = None,
-    threshold: float = 0.5,
-) -> GroundedAnswer:
-    sentences = answer_sentences(answer)
-    if not sentences or not passages:
-        return GroundedAnswer(text="", cited=[], dropped=sentences)
-    evidence = [f"{p.document.outlet or ''} {p.document.title} {p.text}" for p in passages]
-    in_context = words(" ".join(evidence))
-    given = frozenset(
-        n for n in names(question) if all(_has_name(x, in_context) for x in n.split("-"))
-    )
-    asked = frozenset(content_words(question))
-    everything = " ".join(evidence)
-    known = frozenset(names(everything))
-    # "Which four offices did she hold?": "four" is the question's count of the items.
-    echoed = frozenset(numbers(question)) if asks_for_list(question) else frozenset()
-    several_parts = bool(question_parts(question))
+class Grounder:
+    """Checks an answer one sentence at a time, so a stream can show each sentence as soon as
+    it passes while the model writes the next. `ground_answer` is the same check over a whole
+    answer; both give the same result for the same sentences."""
 
-    def fits(claim: str, text: str) -> bool:
-        return plausible(claim, text, given, known, echoed)
+    def __init__(
+        self,
+        passages: list[Passage],
+        encode: Callable[[list[str]], np.ndarray],
+        question: str = "",
+        judge: Judge | None = None,
+        threshold: float = 0.5,
+    ) -> None:
+        self.passages, self.encode, self.judge, self.threshold = passages, encode, judge, threshold
+        self.evidence = [f"{p.document.outlet or ''} {p.document.title} {p.text}" for p in passages]
+        in_context = words(" ".join(self.evidence))
+        self.given = frozenset(
+            n for n in names(question) if all(_has_name(x, in_context) for x in n.split("-"))
+        )
+        self.asked = frozenset(content_words(question))
+        self.everything = " ".join(self.evidence)
+        self.known = frozenset(names(self.everything))
+        # "Which four offices did she hold?": "four" is the question's count of the items.
+        self.echoed = frozenset(numbers(question)) if asks_for_list(question) else frozenset()
+        self.several_parts = bool(question_parts(question))
+        self._passage_vecs: np.ndarray | None = None
+        self._seen: set[str] = set()
+        self.kept: list[SentenceCheck] = []
+        self.dropped: list[str] = []
 
-    claims = [mend_first_names(claim_text(s), everything) for s in sentences]
-    vectors = encode(claims + [p.text for p in passages])
-    claim_vecs, passage_vecs = vectors[: len(claims)], vectors[len(claims) :]
-    sims = claim_vecs @ passage_vecs.T
+    def _fits(self, claim: str, text: str) -> bool:
+        return plausible(claim, text, self.given, self.known, self.echoed)
 
-    def joint(ns: list[int]) -> str:
-        return " ".join(evidence[n - 1] for n in ns)
+    def _joint(self, ns: list[int]) -> str:
+        return " ".join(self.evidence[n - 1] for n in ns)
 
-    # First the cheap filter picks, per sentence, the citations worth asking the judge about.
-    candidates: list[tuple[str, list[int]]] = []
-    dropped: list[str] = []
-    seen: set[str] = set()
-    for i, (sentence, claim) in enumerate(zip(sentences, claims, strict=True)):
+    def check(self, sentence: str) -> SentenceCheck | None:
+        """The sentence as it may be shown (its supporting citations), or None when it is
+        dropped: unsupported, a bare word, or a repeat of an earlier sentence."""
+        claim = mend_first_names(claim_text(sentence), self.everything)
         key = " ".join(content_words(claim)) or claim.lower()
-        if key in seen:
-            continue  # a small model repeating itself says nothing new the second time
-        seen.add(key)
-        if len(re.findall(r"\w+", claim)) < 2:
-            dropped.append(claim)  # one bare word ("CONFIRMED") states nothing to check
-            continue
+        if key in self._seen:
+            return None  # a small model repeating itself says nothing new the second time
+        self._seen.add(key)
+        if len(re.findall(r"\w+", claim)) < 2 or not self.passages:
+            self.dropped.append(claim)  # one bare word ("CONFIRMED") states nothing to check
+            return None
+        chosen, sims = self._candidates(sentence, claim)
+        if not chosen:
+            self.dropped.append(claim)
+            return None
+        verdicts = self.judge([(claim, chosen)]) if self.judge is not None else None
+        if verdicts is not None:
+            ok = verdicts[0] >= self.threshold
+        else:
+            # No judge to read meaning: the older test of wording or close meaning.
+            best = float(max(sims[n - 1] for n in chosen))
+            strength = support_strength(
+                claim,
+                self._joint(chosen),
+                best,
+                given=self.given,
+                asked=self.asked,
+                echoed=self.echoed,
+            )
+            ok = strength is not None
+        if not ok:
+            self.dropped.append(claim)
+            return None
+        checked = SentenceCheck(claim, chosen, True)
+        self.kept.append(checked)
+        return checked
+
+    def _candidates(self, sentence: str, claim: str) -> tuple[list[int], np.ndarray]:
+        """The cheap filter: the citations worth asking the judge about (none: dropped), and
+        the claim's similarity to each passage."""
+        if self._passage_vecs is None:
+            self._passage_vecs = self.encode([p.text for p in self.passages])
+        sims = (self.encode([claim]) @ self._passage_vecs.T)[0]
+        fits, joint, passages = self._fits, self._joint, self.passages
         cited = [
             n
             for n in dict.fromkeys(int(m) for m in _MARKER_RE.findall(sentence))
             if 1 <= n <= len(passages)
         ]
-        chosen = [n for n in cited if fits(claim, evidence[n - 1])]
+        chosen = [n for n in cited if fits(claim, self.evidence[n - 1])]
         if not chosen and cited and fits(claim, joint(cited)):
             # Only the citations the support needs: one whose leaving keeps the rest
             # plausible adds nothing, least similar first.
             chosen = list(cited)
-            for n in sorted(cited, key=lambda n: float(sims[i, n - 1])):
+            for n in sorted(cited, key=lambda n: float(sims[n - 1])):
                 rest = [m for m in chosen if m != n]
                 if rest and fits(claim, joint(rest)):
                     chosen = rest
-        ranked = [int(j) + 1 for j in np.argsort(-sims[i])]  # passage numbers, closest first
+        ranked = [int(j) + 1 for j in np.argsort(-sims)]  # passage numbers, closest first
         order = ranked[:3]
         if not chosen:
             # Re-cite: the most similar passage that names and counts what the claim does.
-            chosen = [n for n in order if fits(claim, evidence[n - 1])][:1]
+            chosen = [n for n in order if fits(claim, self.evidence[n - 1])][:1]
         if not chosen:
             # A sentence that joins two passages of one article ("Jane Roe" named in one,
             # "Ms Roe started at 15" in another): its citations plus the closest passage of
@@ -305,7 +339,7 @@ def ground_answer(
                 if fits(claim, joint([*base, n])):
                     chosen = [*base, n]
                     break
-        if not chosen and several_parts:
+        if not chosen and self.several_parts:
             # A two-part question answered in one sentence whose parts come from two reports
             # ("died in Peru" in one, "aged 65" in the other): the two closest passages that
             # together name and count all it does. The judge then reads whether they state
@@ -313,39 +347,105 @@ def ground_answer(
             # ("Mr Roe" here, "Tom Roe" there) may join two different people.
             pairs = [(a, b) for k, a in enumerate(order) for b in order[k + 1 :]]
             chosen = next((list(p) for p in pairs if fits(claim, joint(list(p)))), [])
-        if chosen:
-            candidates.append((claim, chosen))
-        else:
-            dropped.append(claim)
+        return chosen, sims
 
-    verdicts = judge(candidates) if judge is not None and candidates else None
-    kept: list[SentenceCheck] = []
-    for k, (claim, chosen) in enumerate(candidates):
-        if verdicts is not None:
-            ok = verdicts[k] >= threshold
-        else:
-            # No judge to read meaning: the older test of wording or close meaning.
-            i = claims.index(claim)
-            best = float(max(sims[i, n - 1] for n in chosen))
-            strength = support_strength(
-                claim, joint(chosen), best, given=given, asked=asked, echoed=echoed
-            )
-            ok = strength is not None
-        if ok:
-            kept.append(SentenceCheck(claim, chosen, True))
-        else:
-            dropped.append(claim)
+    def result(self) -> GroundedAnswer:
+        kept = self.kept
+        text = " ".join(_with_markers(c.text, c.cited) for c in kept)
+        cited_order = list(dict.fromkeys(n for c in kept for n in c.cited))
+        windows: dict[int, tuple[int, int]] = {}
+        for c in kept:
+            for n in c.cited:
+                found = support_window(c.text, self.passages[n - 1], self.given, self.asked)
+                windows[n] = merge_windows(windows.get(n), found)
+        return GroundedAnswer(
+            text=text,
+            cited=cited_order,
+            sentences=list(kept),
+            dropped=list(self.dropped),
+            windows=windows,
+        )
 
-    text = " ".join(_with_markers(c.text, c.cited) for c in kept)
-    cited_order = list(dict.fromkeys(n for c in kept for n in c.cited))
-    windows: dict[int, tuple[int, int]] = {}
-    for c in kept:
-        for n in c.cited:
-            found = support_window(c.text, passages[n - 1], given, asked)
-            windows[n] = merge_windows(windows.get(n), found)
-    return GroundedAnswer(
-        text=text, cited=cited_order, sentences=kept, dropped=dropped, windows=windows
-    )
+
+class DraftChecker:
+    """Splits a growing draft into sentences and checks each once the next has begun (only
+    then is it complete: "[2]" may still follow its full stop). The sentences it has taken
+    are fixed, so a stream and the final answer are made of the same ones.
+
+    `answers(text)` is the test of the answer as a whole (does it give what was asked?).
+    Checked sentences are held back until the ones so far pass it, so a stream never shows a
+    near miss that the answer then withdraws; once they pass, each new one is released as
+    soon as it is checked."""
+
+    def __init__(
+        self,
+        n_passages: int,
+        grounder: Grounder | None = None,
+        answers: Callable[[str], bool] | None = None,
+    ) -> None:
+        self.n_passages = n_passages
+        self.grounder = grounder
+        self.answers = answers
+        self.answered = answers is None
+        self.taken: list[str] = []
+        # Sentences that say something; "The articles don't say when." answers no part.
+        self.said: list[str] = []
+        self._held: list[SentenceCheck] = []
+
+    def feed(self, draft: str, final: bool = False) -> list[SentenceCheck]:
+        """The newly released sentences (all that remain when `final`); unchecked ones (no
+        grounder) pass as written, with the citations they give."""
+        text, _ = normalise_markers(draft, self.n_passages)
+        sentences = answer_sentences(text)
+        complete = sentences if final else sentences[:-1]
+        passed: list[SentenceCheck] = []
+        for sentence in complete[len(self.taken) :]:
+            self.taken.append(sentence)
+            if is_abstention(sentence):
+                continue
+            self.said.append(sentence)
+            if self.grounder is None:
+                cited = [int(n) for n in dict.fromkeys(_MARKER_RE.findall(sentence))]
+                passed.append(SentenceCheck(_without_markers(sentence), cited, False))
+                continue
+            check = self.grounder.check(sentence)
+            if check is not None:
+                passed.append(check)
+        if self.answered or not passed:
+            return passed
+        self._held += passed
+        assert self.answers is not None
+        if not self.answers(" ".join(_with_markers(c.text, c.cited) for c in self._held)):
+            return []
+        self.answered, released, self._held = True, self._held, []
+        return released
+
+
+def _without_markers(sentence: str) -> str:
+    body = strip_markers(sentence).strip()
+    return re.sub(r"\s+([.,;:!?])", r"\1", body)
+
+
+def ground_answer(
+    answer: str,
+    passages: list[Passage],
+    encode: Callable[[list[str]], np.ndarray],
+    question: str = "",
+    judge: Judge | None = None,
+    threshold: float = 0.5,
+) -> GroundedAnswer:
+    sentences = answer_sentences(answer)
+    if not sentences or not passages:
+        return GroundedAnswer(text="", cited=[], dropped=sentences)
+    grounder = Grounder(passages, encode, question, judge, threshold)
+    for sentence in sentences:
+        grounder.check(sentence)
+    return grounder.result()
+
+
+def with_markers(check: SentenceCheck) -> str:
+    """A checked sentence as shown: its claim with the citations that support it."""
+    return _with_markers(check.text, check.cited)
 
 
 def support_window(

@@ -44,6 +44,10 @@ def vocab_counter(model_path: Path) -> Callable[[str], int]:
 class RemoteGenerator:
     """A model behind `POST {url}/chat/completions`; `url` ends in `/v1` (added if missing)."""
 
+    # The server runs one request at a time: no support check while this client's stream is
+    # still being read (`Engine.generate` checks its sentences once the draft is complete).
+    judges_mid_stream = False
+
     def __init__(
         self,
         url: str,

@@ -28,7 +28,15 @@ class SourceSpan(BaseModel):
 
 
 class Citation(BaseModel):
-    n: int = Field(description="The marker number used in the answer text, e.g. 1 for [1].")
+    n: int = Field(
+        description="The marker number used in the answer text, e.g. 1 for [1]: 1, 2, … in "
+        "order of first appearance in the answer."
+    )
+    passage: int = Field(
+        0,
+        description="The number of the cited passage in the prompt: the `n` of the stream's "
+        "`sources` event and of the unchecked draft's markers (`token` events).",
+    )
     doc_id: str
     source_file: str
     title: str
@@ -86,6 +94,23 @@ class Timings(BaseModel):
     total_ms: float
 
 
+class AnswerSentence(BaseModel):
+    """One sentence of the answer and where its words come from, so a reader can tell the
+    model's own words from a note the system wrote."""
+
+    text: str = Field(description="The sentence with its [n] markers, as in `answer`.")
+    origin: Literal["model", "conflict"] = Field(
+        description="`model`: the model's sentence, kept by the support check; `conflict`: "
+        "written by newsdesk when nothing the model said held but the reports disagree "
+        "(the sides are in `conflicts`)."
+    )
+    citations: list[int] = Field(description="The citation numbers (`n`) the sentence gives.")
+    supported: bool | None = Field(
+        description="True once the support check passed it; null when verification is off "
+        "or the sentence is not the model's."
+    )
+
+
 class Answer(BaseModel):
     question: str
     answer: str = Field(description="Answer text with inline [n] citation markers.")
@@ -102,6 +127,11 @@ class Answer(BaseModel):
     conflicts: list[Conflict] = Field(
         default_factory=list,
         description="Where the cited reports disagree on the asked fact; each side is cited.",
+    )
+    sentences: list[AnswerSentence] = Field(
+        default_factory=list,
+        description="The answer's sentences in order, each with its origin and citations; "
+        "joined with spaces they are `answer` (empty when it abstains).",
     )
 
 

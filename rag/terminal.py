@@ -1,9 +1,10 @@
 """`newsdesk chat`: the terminal way in.
 
 Interactive on a terminal (prompt_toolkit for input and persistent history, rich for output):
-the draft streams as the model writes it, then the checked answer, what the check removed,
-where the sources disagree, and the numbered sources. Piped, each input line is one question
-and each answer is printed (or one JSON object per line with --json), so it can be scripted.
+a spinner names the stage, each answer sentence appears as soon as it passes the check, then
+what the check removed, where the sources disagree, and the numbered sources. Piped, each input
+line is one question and each answer is printed (or one JSON object per line with --json), so
+it can be scripted.
 """
 
 from __future__ import annotations
@@ -17,10 +18,10 @@ from typing import TextIO
 from rich.console import Console
 from rich.markup import escape
 
-from rag.chat import Conversation
+from rag.chat import Conversation, needs_rewrite
 from rag.engine import Engine
 from rag.errors import NewsdeskError
-from rag.schemas import Answer
+from rag.schemas import Answer, Conflict
 
 HELP = """Ask a question about the articles; follow-ups may refer to earlier answers.
   /sources N   print the full passage behind citation [N] of the last answer
@@ -33,6 +34,15 @@ HELP = """Ask a question about the articles; follow-ups may refer to earlier ans
 def outlet_title(outlet: str | None, title: str) -> str:
     """A source's heading: "Outlet — Title", or the title alone when the article names none."""
     return f"{escape(outlet)} — {escape(title)}" if outlet else escape(title)
+
+
+def conflict_note(conflict: Conflict) -> str:
+    """A disagreement as a note beside the answer: each report's value with its citation."""
+    sides = "; ".join(
+        f"{escape(c.value)} [{c.n}]" + (f" ({escape(c.outlet)})" if c.outlet else "")
+        for c in conflict.claims
+    )
+    return f"[yellow]⚠ the reports disagree on {escape(conflict.topic)}:[/yellow] {sides}"
 
 
 class ChatUI:
@@ -93,45 +103,57 @@ class ChatUI:
     # ---- questions ------------------------------------------------------------------------------
 
     def ask(self, question: str) -> None:
-        standalone = self.conversation.standalone(question)
-        if standalone != question:
-            self.console.print(f"[dim]searching: {escape(standalone)}[/dim]")
-        events = self.engine.ask_stream(standalone)
+        """A spinner names the stage until the first checked sentence; then each sentence is
+        printed once, as it passes the check, while the model writes the next. The unchecked
+        draft is never printed, so nothing appears twice and numbers never change."""
+        shown: list[str] = []
         answer: Answer | None = None
-        streamed = False
-        try:
-            for event in events:
-                if event.kind == "sources":
-                    self.console.print(f"[dim]{len(event.passages)} passages[/dim]")
-                elif event.kind == "token":
-                    self.console.print(event.text, end="", style="dim", markup=False)
-                    streamed = True
-                elif event.kind == "answer":
-                    answer = event.answer
-        except KeyboardInterrupt:
-            events.close()
-            self.console.print("\n[yellow]stopped[/yellow]")
-            return
-        if streamed:
-            self.console.print()
+        with self.console.status("reading the question…", spinner="dots") as status:
+            if self.conversation.turns and needs_rewrite(question):
+                status.update("reading the question with the conversation so far…")
+            standalone = self.conversation.standalone(question)
+            if standalone != question:
+                self.console.print(f"[dim]searching: {escape(standalone)}[/dim]")
+            status.update("retrieving passages…")
+            events = self.engine.ask_stream(standalone)
+            try:
+                for event in events:
+                    if event.kind == "sources":
+                        n = len(event.passages)
+                        status.update(f"reading {n} passage{'s' if n != 1 else ''}…")
+                    elif event.kind == "token" and not shown:
+                        status.update("writing…")
+                    elif event.kind == "sentence":
+                        self.console.print(f"[bold]{escape(event.text)}[/bold]")
+                        shown.append(event.text)
+                        status.update("writing…")
+                    elif event.kind == "answer":
+                        answer = event.answer
+            except KeyboardInterrupt:
+                events.close()
+                self.console.print("[yellow]stopped[/yellow]")
+                return
         if answer is None:
             return
-        self.render(answer)
+        self.render(answer, shown=" ".join(shown))
         self.last = answer
         self.conversation.record(question, standalone, answer)
 
-    def render(self, answer: Answer) -> None:
+    def render(self, answer: Answer, shown: str = "") -> None:
+        """The answer (unless its sentences were `shown` as they streamed), what the check
+        removed, where the sources disagree, and the numbered sources."""
         con = self.console
         if not answer.answerable:
             reason = (answer.abstain_reason or "").replace("_", " ")
+            if shown:
+                reason += "; the sentences above are withdrawn"
             con.print(f"[bold]{escape(answer.answer)}[/bold] [dim]({reason})[/dim]")
-        else:
+        elif answer.answer != shown:
             con.print(f"[bold]{escape(answer.answer)}[/bold]")
         for sentence in answer.dropped:
             con.print(f"[red]✗ removed, not supported by the sources:[/red] {escape(sentence)}")
         for conflict in answer.conflicts:
-            sides = "; ".join(f"{c.outlet or c.doc_id}: {c.value} [{c.n}]" for c in conflict.claims)
-            con.print(f"[yellow]⚠ sources disagree on {escape(conflict.topic)}:[/yellow] {sides}")
+            con.print(conflict_note(conflict))
         for c in answer.citations:
             quote = " ".join(c.quote.split())
             if len(quote) > 140:

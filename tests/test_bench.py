@@ -31,5 +31,9 @@ def test_bench_reports_all_measures(tmp_path: Path):
     assert report["generation_tokens_per_s"] > 0
     assert report["peak_rss_mb"] > 500
     assert report["answered"] >= 1
+    # A question that was answered showed its first checked sentence before the answer ended.
+    checked = report["first_checked_sentence_s"]["p50"]
+    assert 0 < checked <= report["ask_s"]["p95"] * 1.5
+    assert report["openai_first_content_s"]["p50"] > 0
     written = list(tmp_path.glob("*-bench-*.json"))
     assert len(written) == 1 and json.loads(written[0].read_text()) == report

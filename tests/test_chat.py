@@ -3,6 +3,7 @@ pseudo-terminal and through a pipe, with the real model."""
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -59,28 +60,42 @@ FIRST = "Who is the UK Defence Secretary?"
 FOLLOW_UP = "Which US official did he hold discussions with?"
 
 
+def screen_lines(raw: str) -> list[str]:
+    """What a terminal shows: each line as last redrawn (a spinner rewrites its line after a
+    carriage return), without colour or cursor codes."""
+    lines = []
+    for line in re.split(r"\r?\n", raw):
+        shown = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", line.split("\r")[-1])
+        lines.append(shown.rstrip())
+    return lines
+
+
 @pytest.mark.slow
 def test_interactive_session_streams_follows_up_and_shows_sources(chat_env):
     import pexpect
 
+    env = {**chat_env, "COLUMNS": "60"}
     child = pexpect.spawn(
         sys.executable,
         ["-m", "rag.cli", "chat"],
-        env=chat_env,
+        env=env,
         cwd=str(PROJECT_ROOT),
         encoding="utf-8",
         timeout=120,
-        dimensions=(50, 200),
+        dimensions=(50, 60),
     )
     try:
         child.expect("you>")
         child.sendline(FIRST)
-        child.expect(r"\d+ passages")
-        # Tokens arrive before the checked answer and its sources.
-        child.expect("Healey")
-        child.expect(r"\[\d+\]")
+        # A spinner names the stage until the first checked sentence.
+        child.expect(r"reading \d+ passages")
         child.expect("you>")
-        first = child.before
+        first = screen_lines(child.before)  # what came after that stage
+
+        child.sendline("/sources 1")
+        child.expect(r"characters \d+–\d+")
+        source_1 = screen_lines(child.before)
+        child.expect("you>")
 
         child.sendline(FOLLOW_UP)
         child.expect(r"searching: ([^\r\n]+)")
@@ -88,14 +103,9 @@ def test_interactive_session_streams_follows_up_and_shows_sources(chat_env):
         child.expect("you>")
         assert "Hegseth" in child.before, child.before
 
-        child.sendline("/sources 1")
-        child.expect(r"characters \d+–\d+")
-        child.expect("you>")
-        assert "Hegseth" in child.before
-
         # Ctrl-C stops an answer but not the session.
         child.sendline("What did Keith Kellogg say about Ukraine's situation?")
-        child.expect(r"\d+ passages")
+        child.expect(r"passages")
         child.sendcontrol("c")
         child.expect("stopped")
         child.expect("you>")
@@ -108,7 +118,25 @@ def test_interactive_session_streams_follows_up_and_shows_sources(chat_env):
     finally:
         child.close(force=True)
     assert child.exitstatus == 0
-    assert "Traceback" not in first
+    screen = "\n".join(first)
+    assert "Traceback" not in screen
+    # Word-wrapped at the terminal's 60 columns, between words.
+    assert all(len(line) <= 60 for line in first), [ln for ln in first if len(ln) > 60]
+    # The answer is printed once: no dimmed draft before it. Its sentences, unwrapped, read
+    # whole; its numbers run 1..n in order, as in the sources under it.
+    sources_at = next(i for i, ln in enumerate(first) if re.match(r"^[✓✗ ] \[1\] ", ln))
+    stages = re.compile(r"(reading|writing|retrieving)\b.*…")
+    lines = [ln for ln in first[:sources_at] if not stages.search(ln)]
+    said = " ".join(" ".join(lines).split())
+    assert "Healey" in said, screen
+    assert " ".join(screen.split()).count(said) == 1, screen
+    numbers = [int(n) for n in re.findall(r"\[(\d+)\]", said)]
+    assert list(dict.fromkeys(numbers)) == list(range(1, len(set(numbers)) + 1)), said
+    listed = [int(m.group(1)) for ln in first if (m := re.match(r"^[✓✗ ] \[(\d+)\] ", ln))]
+    assert listed == list(range(1, len(listed) + 1)) and set(numbers) <= set(listed)
+    # /sources 1 shows the source listed as [1], under the same heading.
+    heading = next(ln for ln in first if re.match(r"^[✓✗ ] \[1\] ", ln))[6:]
+    assert any(ln.startswith(f"[1] {heading[:30]}") for ln in source_1), (heading, source_1)
     history = Path(chat_env["NEWSDESK_DATA_DIR"]) / "chat_history"
     assert FOLLOW_UP in history.read_text()
 

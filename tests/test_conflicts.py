@@ -217,3 +217,161 @@ def test_a_sentence_a_passage_shows_keeps_its_number():
     conflict = Conflict("title", "Vladimir Putin's title", [claim])
     numbered, [cited] = cite_article_claims([conflict], passages, {"001": doc})
     assert len(numbered) == 2 and cited.claims[0].passage == 2
+
+
+# Each rule below keeps a false "the reports disagree on who did it" out; every example is
+# invented, and each would have been reported as a disagreement without its rule.
+
+REPLACED = "Who replaced Tom Vale on the breakfast show?"
+MARSH = ("101", "Jo Marsh replaced Tom Vale on the breakfast show in May.")
+
+
+def test_a_word_that_opens_a_sentence_names_no_one():
+    passages = _passages(
+        [
+            MARSH,
+            # Function words, and a word capitalised only because it opens the sentence.
+            ("102", "All three presenters replaced Tom Vale on the breakfast show for a week."),
+            ("103", "Veteran presenters replaced Tom Vale on the breakfast show last year."),
+            ("104", "The station replaced Tom Vale on the breakfast show after a row."),
+        ]
+    )
+    assert find_conflicts(REPLACED, passages, {}) == []
+
+
+def test_a_hyphenated_common_word_is_no_name():
+    passages = _passages(
+        [
+            ("101", "Ex-chat show host Ray Dunn resigned from the Harbour Party on Monday."),
+            ("102", "Mr Pike resigned from the Harbour Party last year."),
+        ]
+    )
+    assert find_conflicts("Who resigned from the Harbour Party?", passages, {}) == []
+
+
+def test_a_club_or_firm_is_no_person():
+    passages = _passages(
+        [
+            ("101", "Harbourside have sacked Tom Vale after the cup defeat."),
+            ("101", "A statement from Harbourside thanked him."),
+            ("102", "Mr Pike sacked Tom Vale after the cup defeat."),
+        ]
+    )
+    assert find_conflicts("Who sacked Tom Vale?", passages, {}) == []
+
+
+def test_the_other_side_must_do_the_asked_act():
+    # Another verb ("took over"), or the asked verb in the passive ("was replaced"): the
+    # subject did not do the asked act.
+    passages = _passages(
+        [
+            MARSH,
+            ("102", "Kim Ross took over after Tom Vale left the breakfast show."),
+            ("103", "Kim Ross was replaced on the breakfast show when Tom Vale returned."),
+        ]
+    )
+    assert find_conflicts(REPLACED, passages, {}) == []
+
+
+def test_the_other_side_must_do_it_to_the_asked_object():
+    passages = _passages(
+        [
+            ("101", "Ann Lee sacked the coach of the harbour team on Friday."),
+            ("102", "Mr Pike sacked the physio of the harbour team after the coach complained."),
+            ("103", "Rob Kerr has made an offer to sack the coach of the harbour team."),
+        ]
+    )
+    assert find_conflicts("Who sacked the coach of the harbour team?", passages, {}) == []
+
+
+def test_a_readers_comment_or_a_quoted_line_is_no_report():
+    passages = _passages(
+        [
+            MARSH,
+            ("102", "Kim Ross replaced Tom Vale on the breakfast show and we all loved it!"),
+            ("103", "Kim Ross replaced Tom Vale on the breakfast show, I think."),
+        ]
+    )
+    assert find_conflicts(REPLACED, passages, {}) == []
+
+
+def test_two_reports_naming_the_same_two_people_do_not_disagree():
+    passages = _passages(
+        [
+            MARSH,
+            ("102", "Kim Ross replaced Tom Vale on the breakfast show in June."),
+            ("101", "Kim Ross replaced Tom Vale on the breakfast show in June."),
+        ]
+    )
+    assert find_conflicts(REPLACED, passages, {}) == []
+
+
+def test_a_who_question_asking_for_no_act_has_no_actor():
+    passages = _passages(
+        [
+            ("101", "Jo Marsh leads the harbour board, the council said."),
+            ("102", "Kim Ross leads the harbour board, officials said."),
+        ]
+    )
+    assert find_conflicts("Who is the leader of the harbour board?", passages, {}) == []
+
+
+def test_two_people_given_one_act_still_disagree():
+    # The rules above keep a real disagreement: two named people, the asked verb in the
+    # active voice, the asked object, each in a report's own narration.
+    passages = _passages([MARSH, ("102", "Mr Ross replaced Tom Vale on the breakfast show.")])
+    [conflict] = find_conflicts(REPLACED, passages, {})
+    assert [c.value for c in conflict.claims] == ["Marsh", "Ross"]
+
+
+PETROV = [
+    ("101", "Ruritanian President Ivan Petrov arrived on Monday."),
+    ("102", "Freedonian President Ivan Petrov arrived on Monday."),
+]
+
+
+def test_a_persons_title_counts_only_when_that_title_is_asked():
+    passages = _passages(PETROV)
+    [conflict] = find_conflicts("Which country is Ivan Petrov president of?", passages, {})
+    assert {c.value for c in conflict.claims} == {"Ruritanian President", "Freedonian President"}
+    # The question names the person beside another role: it asks about someone else.
+    question = "What is the name of the foreign minister who met Ivan Petrov?"
+    assert find_conflicts(question, passages, {}) == []
+
+
+def test_a_party_is_no_rival_country():
+    passages = _passages(
+        [
+            ("101", "Labour Prime Minister Ivan Petrov arrived on Monday."),
+            ("102", "Ruritanian Prime Minister Ivan Petrov arrived on Monday."),
+        ]
+    )
+    assert find_conflicts("What title do the reports give Ivan Petrov?", passages, {}) == []
+
+
+def test_a_title_in_a_readers_comment_is_no_report():
+    passages = _passages(
+        [PETROV[0], ("102", "I never trusted Freedonian President Ivan Petrov anyway!")]
+    )
+    assert find_conflicts("What title do the reports give Ivan Petrov?", passages, {}) == []
+
+
+def test_a_year_or_a_sum_of_money_is_no_count():
+    passages = _passages(
+        [
+            ("101", "The club sold 300 tickets for the final."),
+            ("102", "The 2019 tickets sold out within an hour."),
+            ("103", "Touts offered $50 tickets outside the ground."),
+        ]
+    )
+    assert find_conflicts("How many tickets did the club sell?", passages, {}) == []
+
+
+def test_one_article_giving_both_counts_is_no_disagreement_with_another():
+    passages = _passages(
+        [
+            ("102", "Organisers said 900 marchers took part."),
+            ("101", "Police counted 300 marchers at noon and 900 marchers by dusk."),
+        ]
+    )
+    assert find_conflicts("How many marchers were there?", passages, {}) == []

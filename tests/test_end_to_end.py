@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from rag.config import PROJECT_ROOT
+from rag.engine import DISAGREE_TEXT
 
 SEEDS = PROJECT_ROOT / "seeds"
 QUESTION = "Which countries refused to send troops to Ukraine?"
@@ -16,7 +17,9 @@ def assert_citations_are_exact(answer) -> None:
     for c in answer.citations:
         raw = (SEEDS / c.source_file).read_text(encoding="utf-8")
         assert c.quote == raw[c.start : c.end]
-        assert f"[{c.n}]" in answer.answer
+        # Cited by the answer, or by a side of a disagreement shown beside it.
+        sides = {claim.n for f in answer.conflicts for claim in f.claims}
+        assert f"[{c.n}]" in answer.answer or c.n in sides
 
 
 @pytest.fixture(scope="module")
@@ -79,9 +82,9 @@ def test_conflicting_reports_are_surfaced_with_both_sides_cited(seeded_engine):
         raw = seeded_engine.store.document_text(claim.doc_id)
         assert claim.quote == raw[claim.start : claim.end]
         assert claim.value.split()[-1] in claim.quote
-        assert f"[{claim.n}]" in answer.answer
         assert claim.n in {c.n for c in answer.citations}
-    assert "disagree" in answer.answer
+    # The disagreement is reported beside the answer, never written into it.
+    assert "disagree" not in answer.answer and "Sunak" not in answer.answer
     assert_citations_are_exact(answer)
 
 
@@ -203,11 +206,17 @@ def test_a_disagreement_is_cited_whatever_the_model_said(seeded_engine, question
     assert answer.answerable, answer
     [conflict] = answer.conflicts
     assert len({c.doc_id for c in conflict.claims}) == 2
+    assert answer.answer.startswith(DISAGREE_TEXT[:-1])
+    [sentence] = answer.sentences
+    assert sentence.origin == "conflict" and sentence.text == answer.answer
+    assert set(sentence.citations) == {claim.n for claim in conflict.claims}
     for side in sides:
-        assert side in answer.answer, answer.answer
+        assert any(side in claim.value for claim in conflict.claims), conflict
     cited = {c.n: c for c in answer.citations}
+    # Numbered 1..n like any answer's citations.
+    assert sorted(cited) == list(range(1, len(cited) + 1))
     for claim in conflict.claims:
-        assert claim.n in cited and f"[{claim.n}]" in answer.answer
+        assert claim.n in cited
         raw = seeded_engine.store.document_text(claim.doc_id)
         assert claim.quote == raw[claim.start : claim.end]
         # The citation quotes the claim's sentence (and, for "He", the one naming him).

@@ -212,3 +212,21 @@ def test_a_cancelled_request_stops_during_prompt_evaluation(seeded_engine):
     # The next request is unaffected: the same greedy draft as a fresh chat.
     first = generator.chat(messages, max_tokens=24).text
     assert "".join(generator.stream(messages, max_tokens=24)) == first
+
+
+@pytest.mark.slow
+def test_judging_between_two_tokens_leaves_the_draft_as_it_would_have_been(seeded_engine):
+    # A stream's thread checks a finished sentence before the next token: the judge evaluates
+    # its own prompt in the same cache, which must be put back for decoding to resume.
+    engine, generator = seeded_engine, seeded_engine.generator
+    prepared = engine.prepare(QUESTION)
+    alone = "".join(generator.stream(prepared.messages, max_tokens=40))
+    ask = engine.prompts.judge_messages(engine.render_passages(prepared.passages), alone, [1])
+    [expected] = generator.judge([ask])
+    pieces, scores = [], []
+    for piece in generator.stream(prepared.messages, max_tokens=40):
+        pieces.append(piece)
+        if len(pieces) in (3, 9):
+            scores += generator.judge([ask])
+    assert "".join(pieces) == alone
+    assert len(scores) == 2 and all(abs(s - expected) < 1e-3 for s in scores), (scores, expected)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -58,13 +59,28 @@ def test_ask_stream_sends_sources_then_tokens_then_the_checked_answer(server):
         events = sse_events(r.iter_lines())
     kinds = [k for k, _ in events]
     assert kinds[0] == "sources" and kinds[-1] == "answer", kinds
-    assert set(kinds[1:-1]) == {"token"}
+    assert set(kinds[1:-1]) == {"token", "sentence"}
+    assert kinds.index("token") < kinds.index("sentence")
     passages = events[0][1]["passages"]
     assert passages and all(p["quote"] for p in passages)
     answer = events[-1][1]
     assert answer["answerable"] and "italy" in answer["answer"].lower()
     draft = "".join(d["text"] for k, d in events if k == "token")
     assert "Italy" in draft
+    # The checked sentences are the answer, numbered as it is: 1..n by first appearance.
+    sentences = [d for k, d in events if k == "sentence"]
+    assert " ".join(d["text"] for d in sentences) == answer["answer"]
+    numbers = [int(n) for n in re.findall(r"\[(\d+)\]", answer["answer"])]
+    assert list(dict.fromkeys(numbers)) == list(range(1, len(set(numbers)) + 1))
+    by_n = {c["n"]: c for c in answer["citations"]}
+    by_passage = {p["n"]: p for p in passages}
+    for d in sentences:
+        for cited in d["citations"]:
+            c = by_n[cited["n"]]
+            assert c["passage"] == cited["passage"]
+            # The citation quotes (part of) the passage the sources event showed.
+            p = by_passage[cited["passage"]]
+            assert p["doc_id"] == c["doc_id"] and p["start"] <= c["start"] <= c["end"] <= p["end"]
     for c in answer["citations"]:
         raw = (SEEDS / c["source_file"]).read_text(encoding="utf-8")
         assert raw[c["start"] : c["end"]] == c["quote"]
