@@ -75,6 +75,11 @@ class Settings(BaseSettings):
         description="Decline a one-part how-many, what-share or what-date question whose "
         "answer gives no number, share or date beyond the question's own.",
     )
+    name_check: bool = Field(
+        True,
+        description="Decline a one-part what-is-the-name question whose answer names nothing "
+        "the question does not.",
+    )
     max_context_scale: float = Field(
         2.0, description="Most the budget grows for a question with parts or asking a list."
     )

@@ -50,7 +50,15 @@ from rag.ingest import Ingested, IngestReport, ingest_article, ingest_paths
 from rag.loading import Article
 from rag.model_files import PRESETS, local_model_file, resolve_model
 from rag.prompts import PromptSet
-from rag.question import asks_for_figure, asks_for_list, gives_figure, part_queries, question_parts
+from rag.question import (
+    asks_for_figure,
+    asks_for_list,
+    asks_for_name,
+    gives_figure,
+    gives_name,
+    part_queries,
+    question_parts,
+)
 from rag.remote_llm import RemoteGenerator, estimate_tokens, load_remote_generator
 from rag.retrieval import RetrievalResult, merge_results, retrieve
 from rag.schemas import (
@@ -502,9 +510,12 @@ class Engine:
     def gives_what_was_asked(self, question: str, text: str) -> bool:
         """Whether an answer has the form its question asks for; read from the question's
         grammar alone, so it costs nothing and cannot be talked round."""
-        if not self.settings.figure_check or not asks_for_figure(question):
-            return True
-        return gives_figure(question, strip_markers(text))
+        answer = strip_markers(text)
+        if self.settings.figure_check and asks_for_figure(question):
+            return gives_figure(question, answer)
+        if self.settings.name_check and asks_for_name(question):
+            return gives_name(question, answer)
+        return True
 
     def answers_question(self, prepared: Prepared, text: str) -> bool:
         """Whether the checked answer answers the question at all, read like the support
@@ -552,7 +563,8 @@ class Engine:
             windows = grounded.windows
             if text and not checker.answered:
                 # True and cited, but not what was asked: no figure for a figure question
-                # ("how many soldiers": "the deal trains Ukraine's army [1]"), or a salary
+                # ("how many soldiers": "the deal trains the army [1]"), no name for a
+                # what-is-the-name question, or a salary
                 # from another report for "what did X pay Y". A near miss, declined.
                 answer = self._abstain(
                     question, "not_an_answer", result, started, retrieved, generated

@@ -148,3 +148,31 @@ def gives_figure(question: str, answer: str) -> bool:
         return any(m.group().lower() not in question.lower() for m in _MONTH_RE.finditer(answer))
     said = {m.group().lower() for m in _COUNT_RE.finditer(question)}
     return any(m.group().lower() not in said for m in _COUNT_RE.finditer(answer))
+
+
+# "what is the name of…", "what was her first name?", "name the…": the answer is a name.
+_NAME_ASKED_RE = re.compile(
+    r"\bwhat (?:is|was|are|were) (?:the|his|her|its|their) (?:\w+ )?names?\b|^name the\b",
+    re.IGNORECASE,
+)
+_CAPITALISED_RE = re.compile(r"\b[A-Z][\w'’-]*")
+_NOT_NAMES = frozenset(["the", "a", "an", "his", "her", "its", "their", "he", "she", "it", "they"])
+_WEEKDAY_RE = re.compile(r"^(?:mon|tues|wednes|thurs|fri|satur|sun)day$")
+
+
+def asks_for_name(question: str) -> bool:
+    """Whether a one-part question asks for someone's or something's name."""
+    return not question_parts(question) and bool(_NAME_ASKED_RE.search(question.strip()))
+
+
+def gives_name(question: str, answer: str) -> bool:
+    """Whether the answer names something the question does not: asked for a minister's name,
+    "the minister called the idea unacceptable [1]" is true of the minister but names no one."""
+    asked = {w.lower().rstrip("'’s") for w in re.findall(r"[\w'’-]+", question)}
+    for m in _CAPITALISED_RE.finditer(answer):
+        word = re.sub(r"['’]s?$", "", m.group()).lower()
+        if word in asked or word in _NOT_NAMES or _WEEKDAY_RE.match(word):
+            continue
+        if not _MONTH_RE.fullmatch(m.group()):
+            return True
+    return False

@@ -10,7 +10,9 @@ from rag.errors import BadQuestion
 from rag.question import (
     asks_for_figure,
     asks_for_list,
+    asks_for_name,
     gives_figure,
+    gives_name,
     part_queries,
     question_parts,
 )
@@ -112,6 +114,34 @@ def test_a_figure_question_needs_a_figure_beyond_its_own(question, answer, answe
 )
 def test_other_questions_are_not_figure_questions(question):
     assert not asks_for_figure(question)
+
+
+@pytest.mark.parametrize(
+    ("question", "answer", "answers"),
+    [
+        ("What is the name of the mayor's deputy?", "The deputy resigned on Monday [1].", False),
+        ("What is the name of the mayor's deputy?", "She left in March [1].", False),
+        ("What is the name of the mayor's deputy?", "Her deputy is Lena Orr [1].", True),
+        ("What was the first name of Tom Reed's wife?", "Tom Reed's wife was Mary [1].", True),
+        ("What was the first name of Tom Reed's wife?", "Tom Reed's wife died [1].", False),
+        ("Name the ship that sank.", "It was the Aurora [1].", True),
+    ],
+)
+def test_a_name_question_needs_a_name_beyond_its_own(question, answer, answers):
+    assert asks_for_name(question)
+    assert gives_name(question, strip_markers(answer)) is answers
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Who chairs the board?",  # "who" may be answered by a role or a description
+        "Which firms changed their names?",
+        "What is the code name of the product, and when was it leaked?",  # two parts
+    ],
+)
+def test_other_questions_are_not_name_questions(question):
+    assert not asks_for_name(question)
 
 
 @pytest.mark.parametrize(
