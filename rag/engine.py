@@ -564,8 +564,8 @@ class Engine:
             if text and not checker.answered:
                 # True and cited, but not what was asked: no figure for a figure question
                 # ("how many soldiers": "the deal trains the army [1]"), no name for a
-                # what-is-the-name question, or a salary
-                # from another report for "what did X pay Y". A near miss, declined.
+                # what-is-the-name question, or a salary from another report for "what did
+                # X pay Y". A near miss, declined.
                 answer = self._abstain(
                     question, "not_an_answer", result, started, retrieved, generated
                 )
@@ -618,35 +618,23 @@ class Engine:
         for conflict in conflicts_out:
             for claim in conflict.claims:
                 claim.n = shown[claim.n]
+        # (text as cited in the prompt, where it came from, checked?) for each sentence.
+        said: list[tuple[str, str, bool | None]]
         if disagree_only:
-            sentences = [
-                AnswerSentence(
-                    text=renumber(text, shown),
-                    origin="conflict",
-                    citations=[shown[n] for n in markers_of(text)],
-                    supported=None,
-                )
-            ]
+            said = [(text, "conflict", None)]
         elif grounded is not None:
-            sentences = [
-                AnswerSentence(
-                    text=renumber(with_markers(c), shown),
-                    origin="model",
-                    citations=[shown[n] for n in c.cited],
-                    supported=True,
-                )
-                for c in grounded.sentences
-            ]
+            said = [(with_markers(c), "model", True) for c in grounded.sentences]
         else:
-            sentences = [
-                AnswerSentence(
-                    text=renumber(s, shown),
-                    origin="model",
-                    citations=[shown[n] for n in markers_of(s)],
-                    supported=None,
-                )
-                for s in checker.said
-            ]
+            said = [(s, "model", None) for s in checker.said]
+        sentences = [
+            AnswerSentence(
+                text=renumber(s, shown),
+                origin=origin,
+                citations=[shown[n] for n in markers_of(s)],
+                supported=supported,
+            )
+            for s, origin, supported in said
+        ]
         return Answer(
             question=question,
             answer=renumber(text, shown),

@@ -18,12 +18,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from rag.citations import answer_sentences, is_abstention, normalise_markers, strip_markers
+from rag.citations import (
+    answer_sentences,
+    is_abstention,
+    markers_of,
+    normalise_markers,
+    strip_markers,
+)
 from rag.context import Passage
 from rag.facts import NOT_NAMES, content_words, misbound, names, numbers, words
 from rag.question import asks_for_list, question_parts
-
-_MARKER_RE = re.compile(r"\[(\d+)\]")
 
 # (claim, the passage numbers it is checked against) for each sentence -> P(supported) each,
 # or None when the model cannot be read that way (a remote server).
@@ -154,8 +158,7 @@ _ATTRIBUTION_RE = re.compile(
 def claim_text(sentence: str) -> str:
     """The checkable claim of an answer sentence: markers and any "the article states that"
     lead-in removed, so the check (and the reader) sees only what is asserted."""
-    claim = re.sub(r"\s+([.,;:!?])", r"\1", strip_markers(sentence))
-    claim = re.sub(r"\s{2,}", " ", claim).strip()
+    claim = re.sub(r"\s{2,}", " ", _without_markers(sentence))
     rest = _ATTRIBUTION_RE.sub("", claim, count=1)
     if rest != claim and len(rest.split()) >= 3:
         claim = rest[0].upper() + rest[1:]
@@ -308,11 +311,7 @@ class Grounder:
             self._passage_vecs = self.encode([p.text for p in self.passages])
         sims = (self.encode([claim]) @ self._passage_vecs.T)[0]
         fits, joint, passages = self._fits, self._joint, self.passages
-        cited = [
-            n
-            for n in dict.fromkeys(int(m) for m in _MARKER_RE.findall(sentence))
-            if 1 <= n <= len(passages)
-        ]
+        cited = [n for n in markers_of(sentence) if 1 <= n <= len(passages)]
         chosen = [n for n in cited if fits(claim, self.evidence[n - 1])]
         if not chosen and cited and fits(claim, joint(cited)):
             # Only the citations the support needs: one whose leaving keeps the rest
@@ -405,8 +404,9 @@ class DraftChecker:
                 continue
             self.said.append(sentence)
             if self.grounder is None:
-                cited = [int(n) for n in dict.fromkeys(_MARKER_RE.findall(sentence))]
-                passed.append(SentenceCheck(_without_markers(sentence), cited, False))
+                passed.append(
+                    SentenceCheck(_without_markers(sentence), markers_of(sentence), False)
+                )
                 continue
             check = self.grounder.check(sentence)
             if check is not None:

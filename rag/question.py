@@ -168,11 +168,16 @@ def asks_for_name(question: str) -> bool:
 def gives_name(question: str, answer: str) -> bool:
     """Whether the answer names something the question does not: asked for a minister's name,
     "the minister called the idea unacceptable [1]" is true of the minister but names no one."""
-    asked = {w.lower().rstrip("'’s") for w in re.findall(r"[\w'’-]+", question)}
+    asked = {_bare(w) for w in re.findall(r"[\w'’-]+", question)}
     for m in _CAPITALISED_RE.finditer(answer):
-        word = re.sub(r"['’]s?$", "", m.group()).lower()
+        word = _bare(m.group())
         if word in asked or word in _NOT_NAMES or _WEEKDAY_RE.match(word):
             continue
         if not _MONTH_RE.fullmatch(m.group()):
             return True
     return False
+
+
+def _bare(word: str) -> str:
+    """The word without a possessive ("Ross's" and "Ross" are one name), lower-cased."""
+    return re.sub(r"['’]s?$", "", word).lower()

@@ -125,6 +125,9 @@ def test_other_questions_are_not_figure_questions(question):
         ("What was the first name of Tom Reed's wife?", "Tom Reed's wife was Mary [1].", True),
         ("What was the first name of Tom Reed's wife?", "Tom Reed's wife died [1].", False),
         ("Name the ship that sank.", "It was the Aurora [1].", True),
+        # A name the question gives, possessive or not, is not an answer to it.
+        ("What is the name of Ross's dog?", "Ross's dog ran off [1].", False),
+        ("What is the name of Ross's dog?", "Ross called the dog Rex [1].", True),
     ],
 )
 def test_a_name_question_needs_a_name_beyond_its_own(question, answer, answers):
