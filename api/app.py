@@ -23,7 +23,7 @@ from api.middleware import ApiKeyMiddleware, BodyLimitMiddleware
 from rag.config import Settings
 from rag.engine import Engine
 from rag.errors import NewsdeskError
-from rag.reindex import vector_store_problem
+from rag.ingest.reindex import vector_store_problem
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:

@@ -13,7 +13,7 @@ from api.deps import AdmissionDep, EngineDep
 from api.errors import documented, error_body, log, status_of
 from api.models import SentenceCitation, SentenceEvent, SourcesEvent, TokenEvent
 from api.streaming import SSE_HEADERS, last_result, run_events, sse
-from rag.citations import source_passages
+from rag.answer.citations import source_passages
 from rag.engine import Engine, Prepared
 from rag.errors import NewsdeskError
 from rag.schemas import Answer, AskRequest, SearchRequest, SearchResponse

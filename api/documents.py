@@ -27,16 +27,16 @@ from api.models import (
     IngestResult,
 )
 from rag.errors import BadDocument, UnsupportedDocument
-from rag.ingest import text_hash
-from rag.loading import (
+from rag.index.store import DocumentRecord
+from rag.ingest.loading import (
     DOC_ID_PATTERN,
     SUPPORTED_SUFFIXES,
     Article,
     article_from_upload,
     check_doc_id,
 )
+from rag.ingest.pipeline import text_hash
 from rag.schemas import text_problem
-from rag.store import DocumentRecord
 
 router = APIRouter(
     prefix="/v1/documents", tags=["documents"], responses=documented(400, 401, 413, 422)

@@ -1,4 +1,4 @@
-"""Writes that `newsdesk ingest` sends to the server that owns its data dir (see `rag.owner`).
+"""Writes that `newsdesk ingest` sends to the server that owns its data dir (see `rag.index.owner`).
 
 Only the CLI uses these, so they are left out of the OpenAPI spec. Each request must carry the
 owner token from the data dir's `server.json`, which only a user who can read the data dir
@@ -18,9 +18,9 @@ from pydantic import BaseModel, Field
 from api.deps import EngineDep
 from api.errors import ApiError
 from rag.errors import NewsdeskError
-from rag.ingest import removed_from_folders
-from rag.loading import find_article_files, load_article
-from rag.owner import TOKEN_HEADER, token_matches
+from rag.index.owner import TOKEN_HEADER, token_matches
+from rag.ingest.loading import find_article_files, load_article
+from rag.ingest.pipeline import removed_from_folders
 
 router = APIRouter(prefix="/v1/internal", include_in_schema=False)
 

@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from rag.loading import DOC_ID_PATTERN
+from rag.ingest.loading import DOC_ID_PATTERN
 from rag.schemas import Answer, Filters, NonBlank, SourcePassage, Text
 
 # ---- documents ---------------------------------------------------------------------------------

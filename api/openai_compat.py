@@ -31,11 +31,11 @@ from api.models import (
     Usage,
 )
 from api.streaming import SSE_HEADERS, last_result, run_events, sse
-from rag.chat import Conversation, Turn
-from rag.citations import source_passages
+from rag.answer.citations import source_passages
 from rag.engine import Engine
 from rag.errors import BadQuestion, NewsdeskError
-from rag.generation import TokenUsage, counting_usage
+from rag.frontend.chat import Conversation, Turn
+from rag.llm.generation import TokenUsage, counting_usage
 from rag.schemas import Answer
 
 router = APIRouter(prefix="/v1", tags=["openai"], responses=documented(400, 401, 413, 422))

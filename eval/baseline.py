@@ -11,10 +11,10 @@ import time
 from pathlib import Path
 from string import Template
 
-from rag.citations import is_abstention, normalise_markers
-from rag.embedding import Embedder
-from rag.generation import Generator
-from rag.loading import find_article_files, read_text_file
+from rag.answer.citations import is_abstention, normalise_markers
+from rag.index.embedding import Embedder
+from rag.ingest.loading import find_article_files, read_text_file
+from rag.llm.generation import Generator
 from rag.schemas import Answer, Citation, Timings
 
 CHUNK_CHARS = 1000

@@ -30,7 +30,7 @@ from eval.runner import fast_subset_ids, load_golden, select
 from rag.config import PROJECT_ROOT, Settings
 from rag.engine import Engine
 from rag.errors import NewsdeskError
-from rag.generation import physical_cores
+from rag.llm.generation import physical_cores
 from rag.schemas import Answer
 
 REPORTS = PROJECT_ROOT / "eval" / "reports"

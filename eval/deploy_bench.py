@@ -28,8 +28,8 @@ from rich.table import Table
 from eval.bench import _r, bench_questions, pct, stream_once
 from eval.servers import chroma_server, llm_server, newsdesk_replica
 from rag.config import Settings
-from rag.generation import physical_cores
-from rag.model_files import resolve_model
+from rag.llm.generation import physical_cores
+from rag.llm.model_files import resolve_model
 
 
 def _latency(urls: list[str], questions: list[str], searches: int) -> dict[str, object]:

@@ -23,7 +23,7 @@ from rich.console import Console
 from rich.progress import track
 from rich.table import Table
 
-from rag.grounding import claim_text, plausible, support_strength
+from rag.answer.grounding import claim_text, plausible, support_strength
 
 PAIRS = Path(__file__).resolve().parent / "support_pairs.jsonl"
 

@@ -20,7 +20,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from rag.citations import strip_markers
+from rag.answer.citations import strip_markers
 
 SUPPORT_CHECKER = (
     "lexical-numeric v2: all numbers in the sentence occur in the cited text and >= 60% of its "

@@ -29,7 +29,7 @@ from eval.metrics import (
     percentile,
     token_f1,
 )
-from rag.citations import answer_sentences, strip_markers
+from rag.answer.citations import answer_sentences, strip_markers
 from rag.schemas import Answer
 
 EVAL_DIR = Path(__file__).resolve().parent

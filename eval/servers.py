@@ -97,7 +97,7 @@ def llm_server(
     api_key: str | None = None,
 ) -> Iterator[str]:
     """llama-cpp-python's OpenAI-compatible server over `model_path`; yields its `/v1` URL."""
-    from rag.generation import physical_cores
+    from rag.llm.generation import physical_cores
 
     port = free_port()
     url = f"http://127.0.0.1:{port}/v1"

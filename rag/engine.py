@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from rag.citations import (
+from rag.answer.citations import (
     Snapshot,
     build_citations,
     display_numbers,
@@ -25,19 +25,13 @@ from rag.citations import (
     strip_markers,
     take_snapshot,
 )
-from rag.config import Settings
-from rag.conflicts import (
+from rag.answer.conflicts import (
     Conflict,
     asks_about_titles,
     cite_article_claims,
     find_conflicts,
 )
-from rag.context import Passage, assemble_context
-from rag.datadir import ingest_hint
-from rag.embedding import Embedder
-from rag.errors import BadQuestion, Cancelled, EmptyStore, StoreUnavailable, UnknownDocuments
-from rag.generation import TextGenerator, load_generator
-from rag.grounding import (
+from rag.answer.grounding import (
     DraftChecker,
     GroundedAnswer,
     Grounder,
@@ -46,11 +40,19 @@ from rag.grounding import (
     merge_windows,
     with_markers,
 )
-from rag.ingest import Ingested, IngestReport, ingest_article, ingest_paths
-from rag.loading import Article
-from rag.model_files import PRESETS, local_model_file, resolve_model
-from rag.prompts import PromptSet
-from rag.question import (
+from rag.config import Settings
+from rag.errors import BadQuestion, Cancelled, EmptyStore, StoreUnavailable, UnknownDocuments
+from rag.index.datadir import ingest_hint
+from rag.index.embedding import Embedder
+from rag.index.store import Store
+from rag.ingest.loading import Article
+from rag.ingest.pipeline import Ingested, IngestReport, ingest_article, ingest_paths
+from rag.llm.generation import TextGenerator, load_generator
+from rag.llm.model_files import PRESETS, local_model_file, resolve_model
+from rag.llm.prompts import PromptSet
+from rag.llm.remote_llm import RemoteGenerator, estimate_tokens, load_remote_generator
+from rag.retrieve.context import Passage, assemble_context
+from rag.retrieve.question import (
     asks_for_figure,
     asks_for_list,
     asks_for_name,
@@ -59,8 +61,7 @@ from rag.question import (
     part_queries,
     question_parts,
 )
-from rag.remote_llm import RemoteGenerator, estimate_tokens, load_remote_generator
-from rag.retrieval import RetrievalResult, merge_results, retrieve
+from rag.retrieve.retrieval import RetrievalResult, merge_results, retrieve
 from rag.schemas import (
     Answer,
     AnswerSentence,
@@ -71,7 +72,6 @@ from rag.schemas import (
     text_problem,
 )
 from rag.schemas import Conflict as ConflictOut
-from rag.store import Store
 
 ABSTAIN_TEXT = "The articles don't say."
 # The answer when the model said nothing the check kept but the reports disagree on what was
@@ -114,7 +114,7 @@ class Engine:
 
     @cached_property
     def store(self) -> Store:
-        from rag.reindex import check_embedder
+        from rag.ingest.reindex import check_embedder
 
         store = Store(self.settings.data_dir, chroma_url=self.settings.chroma_url)
         check_embedder(store, self.settings)
@@ -182,7 +182,7 @@ class Engine:
     def _check_writable(self) -> None:
         """A vector store lost while running (its folder deleted) fails writes deep inside
         Chroma ("readonly database"): refuse first, naming the fix (503 over HTTP)."""
-        from rag.reindex import vector_store_problem
+        from rag.ingest.reindex import vector_store_problem
 
         problem = vector_store_problem(self.store)
         if problem:

@@ -4,7 +4,7 @@ keep every model draft in a cache keyed by the exact prompt messages.
 A second run with the same prompts and context re-uses the drafts and re-scores what changed
 after generation (support check, conflicts, abstention) in seconds instead of minutes; a run
 with a new prompt or new context generates only what is new. A greedy draft is fixed per
-prompt (`rag/prompt_cache.py`), but latency is not measured here and each run builds a fresh
+prompt (`rag/llm/prompt_cache.py`), but latency is not measured here and each run builds a fresh
 store, so the numbers that count come from `newsdesk eval`, not from here.
 
     .venv/bin/python scripts/eval_replay.py [--model qwen2.5-coder-0.5b] [--ids q001,q002]
@@ -56,7 +56,7 @@ class CachedDrafts:
         return self.inner.count_tokens(text)
 
     def chat(self, messages, max_tokens: int = 256):
-        from rag.generation import Generation
+        from rag.llm.generation import Generation
 
         key = hashlib.sha256(json.dumps([messages, max_tokens]).encode()).hexdigest()
         if key not in self.cache:

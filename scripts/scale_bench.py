@@ -26,13 +26,13 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from rag.chunking import article_sentences  # noqa: E402
 from rag.config import Settings  # noqa: E402
-from rag.embedding import Embedder  # noqa: E402
-from rag.ingest import article_units  # noqa: E402
-from rag.loading import Article, Span, load_article  # noqa: E402
-from rag.retrieval import retrieve  # noqa: E402
-from rag.store import Store  # noqa: E402
+from rag.index.embedding import Embedder  # noqa: E402
+from rag.index.store import Store  # noqa: E402
+from rag.ingest.chunking import article_sentences  # noqa: E402
+from rag.ingest.loading import Article, Span, load_article  # noqa: E402
+from rag.ingest.pipeline import article_units  # noqa: E402
+from rag.retrieve.retrieval import retrieve  # noqa: E402
 
 QUERIES = [
     "Which countries refused to send troops to Ukraine?",

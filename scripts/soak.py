@@ -255,7 +255,7 @@ class Soak:
             for i in range(3):
                 (folder / f"soak-cli-{i}.txt").write_text(story(9, i, 0), encoding="utf-8")
             proc = subprocess.run(
-                [sys.executable, "-m", "rag.cli", "ingest", "-q", str(folder)],
+                [sys.executable, "-m", "rag.frontend.cli", "ingest", "-q", str(folder)],
                 env={**os.environ, "NEWSDESK_DATA_DIR": str(data_dir)},
                 capture_output=True,
                 text=True,
@@ -278,7 +278,16 @@ def start_server(data_dir: Path, llm: str | None, log: Path) -> tuple[subprocess
     from api.server import free_port
 
     port = free_port()
-    cmd = [sys.executable, "-m", "rag.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "rag.frontend.cli",
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
     if llm and urlsplit(llm).scheme in ("http", "https"):
         cmd += ["--llm-url", llm]
     elif llm:

@@ -16,7 +16,7 @@ SEEDS = PROJECT_ROOT / "seeds"
 
 @pytest.fixture(scope="session")
 def embedder():
-    from rag.embedding import Embedder
+    from rag.index.embedding import Embedder
 
     return Embedder()
 

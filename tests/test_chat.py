@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from rag.chat import clean_rewrite, needs_rewrite
 from rag.config import PROJECT_ROOT
+from rag.frontend.chat import clean_rewrite, needs_rewrite
 
 SEEDS = PROJECT_ROOT / "seeds"
 
@@ -45,7 +45,7 @@ def chat_env(tmp_path_factory) -> dict[str, str]:
         "COLUMNS": "200",
     }
     r = subprocess.run(
-        [sys.executable, "-m", "rag.cli", "ingest", "-q", str(SEEDS)],
+        [sys.executable, "-m", "rag.frontend.cli", "ingest", "-q", str(SEEDS)],
         env=env,
         cwd=PROJECT_ROOT,
         capture_output=True,
@@ -77,7 +77,7 @@ def test_interactive_session_streams_follows_up_and_shows_sources(chat_env):
     env = {**chat_env, "COLUMNS": "60"}
     child = pexpect.spawn(
         sys.executable,
-        ["-m", "rag.cli", "chat"],
+        ["-m", "rag.frontend.cli", "chat"],
         env=env,
         cwd=str(PROJECT_ROOT),
         encoding="utf-8",
@@ -144,7 +144,7 @@ def test_interactive_session_streams_follows_up_and_shows_sources(chat_env):
 @pytest.mark.slow
 def test_piped_questions_print_one_json_object_each(chat_env):
     r = subprocess.run(
-        [sys.executable, "-m", "rag.cli", "chat", "--json"],
+        [sys.executable, "-m", "rag.frontend.cli", "chat", "--json"],
         input=f"{FIRST}\n\n{FOLLOW_UP}\n",
         env=chat_env,
         cwd=PROJECT_ROOT,
@@ -164,7 +164,7 @@ def test_piped_questions_print_one_json_object_each(chat_env):
 def test_piped_plain_text_mode_and_bad_lines(chat_env):
     """No model needed: an over-long question fails that line only, with a one-line error."""
     r = subprocess.run(
-        [sys.executable, "-m", "rag.cli", "chat"],
+        [sys.executable, "-m", "rag.frontend.cli", "chat"],
         input="/help\n" + "x" * 2001 + "\n",
         env=chat_env,
         cwd=PROJECT_ROOT,

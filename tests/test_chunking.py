@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from rag.chunking import article_sentences, chunk_article, count_words, split_sentences
-from rag.loading import Span, load_article
+from rag.ingest.chunking import article_sentences, chunk_article, count_words, split_sentences
+from rag.ingest.loading import Span, load_article
 
 SEEDS = sorted((Path(__file__).resolve().parent.parent / "seeds").glob("*.txt"))
 

@@ -1,4 +1,4 @@
-from rag.citations import is_abstention, normalise_markers
+from rag.answer.citations import is_abstention, normalise_markers
 
 
 def test_markers_normalised_and_out_of_range_dropped():

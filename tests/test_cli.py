@@ -17,7 +17,7 @@ SEEDS = PROJECT_ROOT / "seeds"
 def newsdesk(*args: str, data_dir: Path, timeout: int = 300) -> subprocess.CompletedProcess:
     env = {**os.environ, "NEWSDESK_DATA_DIR": str(data_dir)}
     return subprocess.run(
-        [sys.executable, "-m", "rag.cli", *args],
+        [sys.executable, "-m", "rag.frontend.cli", *args],
         capture_output=True,
         text=True,
         env=env,
@@ -84,7 +84,7 @@ def run_from(cwd: Path, *args: str, env: dict[str, str], timeout: int = 600):
     """`newsdesk ARGS` from `cwd` with exactly these NEWSDESK_*/XDG variables."""
     base = {k: v for k, v in os.environ.items() if not k.startswith(("NEWSDESK_DATA", "XDG_"))}
     return subprocess.run(
-        [sys.executable, "-m", "rag.cli", *args],
+        [sys.executable, "-m", "rag.frontend.cli", *args],
         capture_output=True,
         text=True,
         env={**base, "PYTHONPATH": str(PROJECT_ROOT), **env},
@@ -135,7 +135,17 @@ def test_a_store_elsewhere_gets_a_hint_naming_it(tmp_path):
 @pytest.mark.parametrize("model", ["/no/such.gguf", "no-such-preset"])
 def test_a_bad_model_fails_before_anything_heavy_loads(tmp_path, model):
     r = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "rag.cli", "ask", "Who?", "--model", model],
+        [
+            sys.executable,
+            "-X",
+            "importtime",
+            "-m",
+            "rag.frontend.cli",
+            "ask",
+            "Who?",
+            "--model",
+            model,
+        ],
         capture_output=True,
         text=True,
         env={**os.environ, "NEWSDESK_DATA_DIR": str(tmp_path)},
@@ -154,7 +164,10 @@ def test_a_bad_model_fails_before_anything_heavy_loads(tmp_path, model):
 
 def commands() -> list[str]:
     r = subprocess.run(
-        [sys.executable, "-m", "rag.cli", "--help"], capture_output=True, text=True, check=True
+        [sys.executable, "-m", "rag.frontend.cli", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     listing = r.stdout.split("Commands:")[1]
     return [ln.split()[0] for ln in listing.splitlines() if ln.startswith("  ")]
@@ -179,7 +192,7 @@ def test_help_shows_meaning_default_and_env_for_every_option():
     assert {"ingest", "ask", "chat", "search", "serve", "info", "models"} <= set(names)
     for name in names:
         r = subprocess.run(
-            [sys.executable, "-m", "rag.cli", name, "--help"],
+            [sys.executable, "-m", "rag.frontend.cli", name, "--help"],
             capture_output=True,
             text=True,
             env={**os.environ, "COLUMNS": "80"},
@@ -198,7 +211,9 @@ def test_help_shows_meaning_default_and_env_for_every_option():
                 env = "NEWSDESK_" + flag[2:].replace("-", "_").upper()
                 assert f"env var: {env}" in flat, f"{name}: {entry}"
             assert "…" not in entry
-    r = subprocess.run([sys.executable, "-m", "rag.cli", "ingest", "--help"], capture_output=True)
+    r = subprocess.run(
+        [sys.executable, "-m", "rag.frontend.cli", "ingest", "--help"], capture_output=True
+    )
     assert b".html" in r.stdout
 
 
@@ -252,7 +267,7 @@ def test_on_a_terminal_lines_wrap_between_words_at_its_width(museum):
     env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
     child = pexpect.spawn(
         sys.executable,
-        ["-m", "rag.cli", "search", "lighthouse museum visitors", "-n", "1"],
+        ["-m", "rag.frontend.cli", "search", "lighthouse museum visitors", "-n", "1"],
         env={**env, "NEWSDESK_DATA_DIR": str(museum), "TERM": "xterm"},
         cwd=str(PROJECT_ROOT),
         encoding="utf-8",

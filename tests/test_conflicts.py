@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from rag.conflicts import Claim, Conflict, cite_article_claims, describe, find_conflicts
-from rag.context import Passage
-from rag.store import DocumentRecord, Unit
+from rag.answer.conflicts import Claim, Conflict, cite_article_claims, describe, find_conflicts
+from rag.index.store import DocumentRecord, Unit
+from rag.retrieve.context import Passage
 
 
 def _passages(sentences: list[tuple[str, str]]) -> list[Passage]:

@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 
 from eval.corpora import CORPORA
-from rag.citations import take_snapshot
-from rag.conflicts import Conflict, asks_about_titles
+from rag.answer.citations import take_snapshot
+from rag.answer.conflicts import Conflict, asks_about_titles
 from rag.engine import Engine
-from rag.model_files import local_model_file
-from rag.remote_llm import vocab_counter
+from rag.llm.model_files import local_model_file
+from rag.llm.remote_llm import vocab_counter
 
 
 class _Tokens:

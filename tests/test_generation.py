@@ -7,9 +7,9 @@ import threading
 import numpy as np
 import pytest
 
-from rag import kv_state
-from rag.generation import PREFILL_SLICE
-from rag.prompt_cache import SystemTurnCache, common_length
+from rag.llm import kv_state
+from rag.llm.generation import PREFILL_SLICE
+from rag.llm.prompt_cache import SystemTurnCache, common_length
 
 QUESTION = "Which countries refused to send troops to Ukraine?"
 OTHERS = ["Who is the UK Prime Minister?", "How many drones were destroyed?"]

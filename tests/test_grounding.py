@@ -5,16 +5,16 @@ import re
 
 import numpy as np
 
-from rag.context import Passage
-from rag.facts import content_words
-from rag.grounding import (
+from rag.answer.grounding import (
     claim_text,
     ground_answer,
     mend_first_names,
     support_strength,
     support_window,
 )
-from rag.store import DocumentRecord, Unit
+from rag.index.store import DocumentRecord, Unit
+from rag.retrieve.context import Passage
+from rag.retrieve.facts import content_words
 
 VOCAB: dict[str, int] = {}
 

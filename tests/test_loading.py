@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 
 from rag.errors import BadDocument, NewsdeskError, UnsupportedDocument
-from rag.loading import (
+from rag.ingest.loading import (
     DOC_ID_RE,
     article_from_upload,
     decode_text,
@@ -107,7 +107,7 @@ def test_uploads_get_safe_ids_and_refuse_paths():
     import pytest
 
     from rag.errors import BadDocument
-    from rag.loading import article_from_upload, doc_id_for
+    from rag.ingest.loading import article_from_upload, doc_id_for
 
     story = b"Harbour museum opens\n\nThe museum opened on Saturday.\n\nSource: Gazette\n"
     article = article_from_upload(story, "harbour museum (v2).txt")
@@ -129,7 +129,7 @@ def test_uploads_get_safe_ids_and_refuse_paths():
 
 
 def test_html_files_become_text_with_title_and_outlet(tmp_path):
-    from rag.loading import load_article
+    from rag.ingest.loading import load_article
 
     page = tmp_path / "page.html"
     page.write_text(
@@ -197,7 +197,7 @@ def test_names_in_other_scripts_get_distinct_stable_ids():
 
 def test_metadata_that_reaches_prompts_is_bounded(tmp_path):
     from rag.config import Settings
-    from rag.prompts import HEADER_MAX, PromptSet
+    from rag.llm.prompts import HEADER_MAX, PromptSet
 
     long_source = "Source: " + "Very Long Outlet Name " * 300
     article = parse_article(f"Headline here\n\nA sentence of body.\n{long_source}\n", "x", "x.txt")

@@ -6,7 +6,7 @@ import sys
 import pytest
 
 from rag.errors import ModelError
-from rag.model_files import (
+from rag.llm.model_files import (
     PRESETS,
     Preset,
     assemble_preset,

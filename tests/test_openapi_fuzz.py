@@ -24,9 +24,9 @@ from conftest import SEEDS, live_server
 from api.app import create_app
 from rag.config import Settings
 from rag.engine import Engine
-from rag.generation import Generation
-from rag.model_files import resolve_model
-from rag.remote_llm import vocab_counter
+from rag.llm.generation import Generation
+from rag.llm.model_files import resolve_model
+from rag.llm.remote_llm import vocab_counter
 
 pytestmark = pytest.mark.slow
 

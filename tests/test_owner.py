@@ -14,7 +14,7 @@ from conftest import SEEDS, live_server
 from api.app import create_app
 from rag.config import PROJECT_ROOT, Settings
 from rag.engine import Engine
-from rag.owner import RECORD_FILE, read_record, server_owns, serving
+from rag.index.owner import RECORD_FILE, read_record, server_owns, serving
 
 ARTICLES = {
     "lighthouse.txt": (
@@ -41,7 +41,7 @@ ARTICLES = {
 def newsdesk(*args: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "NEWSDESK_DATA_DIR": str(data_dir)}
     return subprocess.run(
-        [sys.executable, "-m", "rag.cli", *args],
+        [sys.executable, "-m", "rag.frontend.cli", *args],
         capture_output=True,
         text=True,
         env=env,

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from rag.chat import REWRITE_TOKENS, Conversation, Turn
 from rag.config import Settings
-from rag.context import assemble_context
 from rag.engine import Engine, Prepared
 from rag.errors import BadQuestion
-from rag.generation import Generation
-from rag.loading import OUTLET_MAX, TITLE_MAX, article_from_upload
+from rag.frontend.chat import REWRITE_TOKENS, Conversation, Turn
+from rag.ingest.loading import OUTLET_MAX, TITLE_MAX, article_from_upload
+from rag.llm.generation import Generation
+from rag.retrieve.context import assemble_context
 
 pytestmark = pytest.mark.slow  # maps the GGUF model for its tokenizer and template
 

@@ -3,11 +3,11 @@ and the questions no way in accepts."""
 
 import pytest
 
-from rag.citations import strip_markers
+from rag.answer.citations import strip_markers
 from rag.config import Settings
 from rag.engine import Engine
 from rag.errors import BadQuestion
-from rag.question import (
+from rag.retrieve.question import (
     asks_for_figure,
     asks_for_list,
     asks_for_name,

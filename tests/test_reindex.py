@@ -18,9 +18,9 @@ from api.app import create_app
 from rag.config import PROJECT_ROOT, Settings
 from rag.engine import Engine
 from rag.errors import StoreUnavailable
-from rag.ingest import document_hash, pipeline_fingerprint
-from rag.reindex import reindex, stored_article
-from rag.store import KINDS, Store
+from rag.index.store import KINDS, Store
+from rag.ingest.pipeline import document_hash, pipeline_fingerprint
+from rag.ingest.reindex import reindex, stored_article
 
 QUERY = "Italy troops Ukraine"
 FILES = [SEEDS / "000_0ab7ffefb9095089.txt", SEEDS / "001_c6956a57b30c8ba9.txt"]
@@ -158,7 +158,7 @@ def test_reindex_with_a_changed_pipeline_re_chunks_and_leaves_no_old_vectors(tmp
 
 def test_reindex_is_refused_while_a_server_owns_the_data_dir(tmp_path, embedder):
     from rag.errors import NewsdeskError
-    from rag.owner import serving
+    from rag.index.owner import serving
 
     settings = Settings(data_dir=tmp_path / "data")
     owned = serving(settings.data_dir, "http://127.0.0.1:9")

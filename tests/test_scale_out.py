@@ -22,10 +22,10 @@ from eval.servers import chroma_server, free_port, llm_server, newsdesk_replica
 from rag.config import Settings
 from rag.engine import Engine
 from rag.errors import ModelError, StoreUnavailable
-from rag.loading import article_from_upload
-from rag.model_files import resolve_model
-from rag.reindex import reindex
-from rag.remote_llm import RemoteGenerator, _sse_piece
+from rag.ingest.loading import article_from_upload
+from rag.ingest.reindex import reindex
+from rag.llm.model_files import resolve_model
+from rag.llm.remote_llm import RemoteGenerator, _sse_piece
 
 pytestmark = pytest.mark.slow
 
@@ -126,7 +126,15 @@ def test_chroma_server_errors(chroma_url, tmp_path):
 
     # The CLI reports it in one line, without a traceback.
     run = subprocess.run(
-        [sys.executable, "-m", "rag.cli", "ingest", str(SEEDS), "--data-dir", str(tmp_path / "c")],
+        [
+            sys.executable,
+            "-m",
+            "rag.frontend.cli",
+            "ingest",
+            str(SEEDS),
+            "--data-dir",
+            str(tmp_path / "c"),
+        ],
         env={"NEWSDESK_CHROMA_URL": dead, "PATH": "/usr/bin:/bin"},
         capture_output=True,
         text=True,

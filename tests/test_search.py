@@ -76,9 +76,9 @@ def test_a_list_question_brings_the_sentence_after_each_hit(tmp_path, embedder):
     # The sentence that answers "which three DJs" announces nothing of the question's words;
     # the one before it does. A list question reads on; others keep to the hit.
     from rag.config import Settings
-    from rag.context import assemble_context
     from rag.engine import Engine
-    from rag.loading import article_from_upload
+    from rag.ingest.loading import article_from_upload
+    from rag.retrieve.context import assemble_context
 
     engine = Engine(Settings(data_dir=tmp_path / "data"))
     engine.__dict__["embedder"] = embedder

@@ -19,9 +19,9 @@ import numpy as np
 import pytest
 
 from rag.config import PROJECT_ROOT, Settings
-from rag.ingest import article_units, document_hash, ingest_article, pipeline_fingerprint
-from rag.loading import Article, parse_article
-from rag.store import KINDS, ReadWriteLock, Store, vector_id
+from rag.index.store import KINDS, ReadWriteLock, Store, vector_id
+from rag.ingest.loading import Article, parse_article
+from rag.ingest.pipeline import article_units, document_hash, ingest_article, pipeline_fingerprint
 
 DOC = "harbour_report"
 OTHER = "weather_report"
@@ -313,10 +313,10 @@ import json, os, signal, sys
 from pathlib import Path
 
 from rag.config import Settings
-from rag.embedding import Embedder
-from rag.ingest import ingest_article
-from rag.loading import parse_article
-from rag.store import Store
+from rag.index.embedding import Embedder
+from rag.ingest.pipeline import ingest_article
+from rag.ingest.loading import parse_article
+from rag.index.store import Store
 
 args = json.loads(sys.argv[1])
 settings = Settings(data_dir=Path(args["data_dir"]))

@@ -11,9 +11,9 @@ from collections.abc import Iterator
 
 from test_grounding import bow, passage
 
+from rag.answer.grounding import DraftChecker, Grounder, ground_answer
 from rag.config import Settings
 from rag.engine import Engine
-from rag.grounding import DraftChecker, Grounder, ground_answer
 
 PASSAGES = [
     passage("a", "The harbour museum in Norvik reopened on Monday after a two-year repair."),

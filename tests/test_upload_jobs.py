@@ -14,9 +14,9 @@ from conftest import SEEDS, live_server
 from api.app import create_app
 from rag.config import Settings
 from rag.engine import Engine
-from rag.ingest import ingest_article
-from rag.loading import parse_article
-from rag.store import Store
+from rag.index.store import Store
+from rag.ingest.loading import parse_article
+from rag.ingest.pipeline import ingest_article
 
 REPEATED = "The harbour council met again on Tuesday to discuss the new sea wall."
 

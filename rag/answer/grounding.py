@@ -18,16 +18,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from rag.citations import (
+from rag.answer.citations import (
     answer_sentences,
     is_abstention,
     markers_of,
     normalise_markers,
     strip_markers,
 )
-from rag.context import Passage
-from rag.facts import NOT_NAMES, content_words, misbound, names, numbers, words
-from rag.question import asks_for_list, question_parts
+from rag.retrieve.context import Passage
+from rag.retrieve.facts import NOT_NAMES, content_words, misbound, names, numbers, words
+from rag.retrieve.question import asks_for_list, question_parts
 
 # (claim, the passage numbers it is checked against) for each sentence -> P(supported) each,
 # or None when the model cannot be read that way (a remote server).

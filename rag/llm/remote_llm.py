@@ -1,6 +1,6 @@
 """Generation on an OpenAI-compatible server (llama.cpp's, llama-cpp-python's, vLLM, …).
 
-The same interface as `rag.generation.Generator`, so the engine does not care where the model
+The same interface as `rag.llm.generation.Generator`, so the engine does not care where the model
 runs. The server serialises (or batches) requests itself, so no process-wide lock is taken here:
 replicas of the API share one model server. Greedy settings match the in-process model, so the
 same GGUF behind `python -m llama_cpp.server` gives the same answers.
@@ -21,7 +21,7 @@ from pathlib import Path
 import httpx
 
 from rag.errors import ModelError
-from rag.generation import Generation, generation_from_response, record_usage
+from rag.llm.generation import Generation, generation_from_response, record_usage
 
 
 def estimate_tokens(text: str) -> int:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rag.errors import BadDocument, NewsdeskError, UnsupportedDocument
-from rag.html_text import html_to_article
+from rag.ingest.html_text import html_to_article
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".html", ".htm")
 HTML_SUFFIXES = (".html", ".htm")
@@ -58,7 +58,7 @@ class Article:
     body: list[Span] = field(default_factory=list)
     headline: Span | None = None
     # The file name or title the id was made from; None when the client named the id. A derived
-    # id only ever replaces a document of that same name (`rag.ingest.settle_doc_id`).
+    # id only ever replaces a document of that same name (`rag.ingest.pipeline.settle_doc_id`).
     derived_from: str | None = None
 
     @property

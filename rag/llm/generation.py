@@ -4,7 +4,7 @@ A `Llama` object is not thread-safe, so every call holds the generator's lock fo
 generation (streams included), as llama-cpp-python's own server does. The thread that runs a
 stream may ask the support judge between two of its tokens (to check a sentence as soon as it
 is complete): the lock lets that thread in again, and the draft's cache is put back afterwards.
-Greedy decoding (temperature 0) and a fixed prompt-cache boundary (`rag.prompt_cache`) keep
+Greedy decoding (temperature 0) and a fixed prompt-cache boundary (`rag.llm.prompt_cache`) keep
 answers repeatable: the same prompt draws the same draft, whatever was asked before it.
 """
 
@@ -25,7 +25,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from rag.errors import ModelError
-from rag.prompt_cache import SystemTurnCache, common_length
+from rag.llm.prompt_cache import SystemTurnCache, common_length
 
 # Prompt tokens evaluated between two looks at a cancelled request: about a second on 2 cores.
 PREFILL_SLICE = 64
@@ -109,7 +109,7 @@ def generation_from_response(result: dict, started: float) -> Generation:
 
 class TextGenerator(Protocol):
     """What the engine needs from a model, in this process (`Generator`) or on a server
-    (`rag.remote_llm.RemoteGenerator`)."""
+    (`rag.llm.remote_llm.RemoteGenerator`)."""
 
     name: str
 

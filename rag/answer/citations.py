@@ -7,9 +7,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from rag.context import Passage
+from rag.index.store import DocumentRecord, Store, Unit
+from rag.retrieve.context import Passage
 from rag.schemas import Citation, SourcePassage, SourceSpan
-from rag.store import DocumentRecord, Store, Unit
 
 # [1], [1, 2], [1][2], [1-2] and the like.
 _MARKER_RE = re.compile(r"\[\s*(\d+(?:\s*(?:,|;|-|–|and)\s*\d+)*)\s*\]")

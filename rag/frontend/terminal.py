@@ -18,9 +18,9 @@ from typing import TextIO
 from rich.console import Console
 from rich.markup import escape
 
-from rag.chat import Conversation, needs_rewrite
 from rag.engine import Engine
 from rag.errors import NewsdeskError
+from rag.frontend.chat import Conversation, needs_rewrite
 from rag.schemas import Answer, Conflict
 
 HELP = """Ask a question about the articles; follow-ups may refer to earlier answers.

@@ -10,7 +10,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 
-from rag.loading import Article, Span
+from rag.ingest.loading import Article, Span
 
 # Words whose trailing period does not end a sentence.
 _ABBREVIATIONS = {

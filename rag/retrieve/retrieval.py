@@ -15,8 +15,8 @@ from typing import Literal
 
 import numpy as np
 
-from rag.embedding import Embedder
-from rag.store import Hit, Store, Unit
+from rag.index.embedding import Embedder
+from rag.index.store import Hit, Store, Unit
 
 RetrievalMode = Literal["dense", "lexical", "hybrid"]
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from string import Template
 
 from rag.errors import NewsdeskError
-from rag.loading import bounded
+from rag.ingest.loading import bounded
 
 HEADER_MAX = 60
 # Tokens a chat template adds around the messages (role markers, turn ends; about 15 for the

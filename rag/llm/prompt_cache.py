@@ -7,7 +7,7 @@ depending on what was asked before it (about 10 of 98 golden questions per eval 
 cache is cut back to the system turn before every generation, and the system turn is always
 evaluated on its own: every prompt is then computed in the same pieces, whatever came before,
 and the fixed system prompt (with its worked example) is still evaluated once, not per question
-(and, with a state directory, once per model and prompt: `rag.kv_state` keeps it on disk).
+(and, with a state directory, once per model and prompt: `rag.llm.kv_state` keeps it on disk).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from rag import kv_state
+from rag.llm import kv_state
 
 
 def _formatter(llm: Any) -> Any | None:

@@ -17,18 +17,18 @@ from pathlib import Path
 from rich.console import Console
 
 from rag.config import Settings
-from rag.embedding import Embedder, embedder_name
 from rag.errors import NewsdeskError, StoreUnavailable
-from rag.ingest import (
+from rag.index.embedding import Embedder, embedder_name
+from rag.index.owner import writer_or_server
+from rag.index.store import KINDS, DocumentRecord, Store
+from rag.ingest.loading import Article, parse_article
+from rag.ingest.pipeline import (
     article_units,
     document_hash,
     embed_units,
     item_progress,
     pipeline_fingerprint,
 )
-from rag.loading import Article, parse_article
-from rag.owner import writer_or_server
-from rag.store import KINDS, DocumentRecord, Store
 
 EMBEDDER_KEY = "embedder"  # meta key: the embedder the vectors were made with
 
@@ -120,7 +120,7 @@ def reindex(
     be (same crash safety); a document whose pipeline fingerprint is unchanged keeps its version
     and its vector ids. Fails with the fix named if the counts still do not match at the end.
     Refused while a `newsdesk serve` owns the data dir: its Chroma client would keep the old
-    collections (see rag/owner.py)."""
+    collections (see rag/index/owner.py)."""
     with writer_or_server(settings.data_dir, settings.chroma_url) as server:
         if server is not None:
             raise NewsdeskError(

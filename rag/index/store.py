@@ -34,8 +34,8 @@ from urllib.parse import urlsplit
 import numpy as np
 
 from rag.errors import NewsdeskError, StoreUnavailable
-from rag.interprocess import file_lock
-from rag.loading import Article
+from rag.index.interprocess import file_lock
+from rag.ingest.loading import Article
 
 if TYPE_CHECKING:
     from chromadb.api import ClientAPI
@@ -345,7 +345,7 @@ class Store:
     def _check_vectors_present(self) -> None:
         """Rows without their vectors (a deleted Chroma folder, a server that lost its data or
         another vector store) would make searches silently miss: refuse, naming the fix."""
-        from rag.reindex import vector_store_problem
+        from rag.ingest.reindex import vector_store_problem
 
         problem = vector_store_problem(self)
         if problem:

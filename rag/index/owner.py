@@ -42,8 +42,8 @@ from pathlib import Path
 from rich.console import Console
 
 from rag.errors import NewsdeskError
-from rag.ingest import IngestReport, item_progress
-from rag.loading import find_article_files
+from rag.ingest.loading import find_article_files
+from rag.ingest.pipeline import IngestReport, item_progress
 
 try:
     import fcntl

@@ -13,9 +13,9 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from rag.facts import key_facts
-from rag.retrieval import SentenceHit
-from rag.store import DocumentRecord, Store, Unit
+from rag.index.store import DocumentRecord, Store, Unit
+from rag.retrieve.facts import key_facts
+from rag.retrieve.retrieval import SentenceHit
 
 # Sentences that start like this lean on the one before them.
 _LEANS_BACK = re.compile(

@@ -23,9 +23,9 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
-from rag.context import Passage
-from rag.facts import content_words, words
-from rag.store import DocumentRecord, Unit
+from rag.index.store import DocumentRecord, Unit
+from rag.retrieve.context import Passage
+from rag.retrieve.facts import content_words, words
 
 _TITLE_WORDS = frozenset(["title", "described", "role", "position", "job"])
 _ROLES = (

@@ -123,7 +123,7 @@ def _settings(data_dir: Path | None = None, model: str | None = None, **kw: Any)
 
 def _check_model(settings: Settings) -> None:
     """A bad --model fails here, in well under a second, not after torch and llama.cpp load."""
-    from rag.model_files import check_model
+    from rag.llm.model_files import check_model
 
     if not settings.llm_url:  # a model server generates; the local setting only tokenizes
         check_model(settings.model, settings.cache_dir)
@@ -145,13 +145,13 @@ def ingest(
     """Add or update articles (.txt, .md, .html); unchanged files are skipped, and files gone
     from an ingested folder are deleted from the store."""
     from rag.engine import Engine
-    from rag.loading import find_article_files
-    from rag.owner import ServerIngest, writer_or_server
+    from rag.index.owner import ServerIngest, writer_or_server
+    from rag.ingest.loading import find_article_files
 
     settings = _settings(data_dir)
     targets = list(paths) if paths else [settings.seeds_dir]
     find_article_files(targets)  # bad paths fail here, before any model loads
-    # A running server owns a local vector store: write through it (see rag/owner.py).
+    # A running server owns a local vector store: write through it (see rag/index/owner.py).
     with writer_or_server(settings.data_dir, settings.chroma_url) as server:
         if server is not None:
             key = settings.api_key.get_secret_value() if settings.api_key else None
@@ -180,7 +180,7 @@ def reindex(
     quiet: QuietOpt = False,
 ) -> None:
     """Rebuild the vector store from the document database (lost, short or other embedder)."""
-    from rag.reindex import reindex as run_reindex
+    from rag.ingest.reindex import reindex as run_reindex
 
     settings = _settings(data_dir, chroma_url=chroma_url)
     report = run_reindex(settings, show_progress=not quiet, console=err)
@@ -198,9 +198,9 @@ def ask(
     outlet: OutletOpt = None,
 ) -> None:
     """Answer a question from the ingested articles, citing the passages used."""
-    from rag.datadir import require_articles
     from rag.engine import Engine
-    from rag.terminal import conflict_note, outlet_title
+    from rag.frontend.terminal import conflict_note, outlet_title
+    from rag.index.datadir import require_articles
 
     settings = _settings(data_dir, model)
     engine = Engine(settings, show_progress=sys.stderr.isatty())
@@ -253,9 +253,9 @@ def chat(
 
     On a terminal this is interactive (/help lists commands). With piped input each line is one
     question and each answer is printed, so it can be scripted."""
-    from rag.datadir import require_articles
     from rag.engine import Engine
-    from rag.terminal import run_chat
+    from rag.frontend.terminal import run_chat
+    from rag.index.datadir import require_articles
 
     settings = _settings(data_dir, model)
     _check_model(settings)
@@ -280,9 +280,9 @@ def search(
     outlet: OutletOpt = None,
 ) -> None:
     """Ranked passages with scores and offsets, without generating an answer."""
-    from rag.datadir import require_articles
     from rag.engine import Engine
-    from rag.terminal import outlet_title
+    from rag.frontend.terminal import outlet_title
+    from rag.index.datadir import require_articles
 
     settings = _settings(data_dir)
     engine = Engine(settings)
@@ -346,7 +346,7 @@ def serve(
 
     from api.app import create_app
     from rag.engine import Engine
-    from rag.owner import client_url, serving
+    from rag.index.owner import client_url, serving
 
     settings = _settings(
         data_dir, model, host=host, port=port, chroma_url=chroma_url, llm_url=llm_url
@@ -354,7 +354,7 @@ def serve(
     _check_model(settings)
     err.print(f"data dir {settings.data_dir} (newsdesk info shows what it holds)", soft_wrap=True)
     with contextlib.ExitStack() as owned:
-        if not settings.chroma_url:  # one process on a local vector store (rag/owner.py)
+        if not settings.chroma_url:  # one process on a local vector store (rag/index/owner.py)
             url = client_url(settings.host, settings.port)
             owned.enter_context(serving(settings.data_dir, url, on_wait=err.print))
         engine = Engine(settings, show_progress=True)
@@ -384,7 +384,7 @@ def models(
     ] = None,
 ) -> None:
     """List model presets and whether each is ready; assemble one with --prepare."""
-    from rag.model_files import PRESETS, resolve_model
+    from rag.llm.model_files import PRESETS, resolve_model
 
     settings = get_settings()
     if prepare:
@@ -413,9 +413,9 @@ def info(
     import json
     import os
 
-    from rag.datadir import ingest_hint, store_counts
-    from rag.model_files import PRESETS, check_model, local_model_file
-    from rag.owner import process_alive, read_record
+    from rag.index.datadir import ingest_hint, store_counts
+    from rag.index.owner import process_alive, read_record
+    from rag.llm.model_files import PRESETS, check_model, local_model_file
 
     settings = _settings(data_dir, model)
     if data_dir is not None and os.environ.get("NEWSDESK_DATA_DIR") != str(data_dir):
