@@ -27,7 +27,7 @@ from api.models import (
     IngestResult,
 )
 from rag.errors import BadDocument, UnsupportedDocument
-from rag.index.store import DocumentRecord
+from rag.index.documents import DocumentRecord
 from rag.ingest.loading import (
     DOC_ID_PATTERN,
     SUPPORTED_SUFFIXES,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from rag.answer.conflicts import Claim, Conflict, cite_article_claims, describe, find_conflicts
-from rag.index.store import DocumentRecord, Unit
+from rag.index.documents import DocumentRecord, Unit
 from rag.retrieve.context import Passage
 
 

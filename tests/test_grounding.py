@@ -12,7 +12,7 @@ from rag.answer.grounding import (
     support_strength,
     support_window,
 )
-from rag.index.store import DocumentRecord, Unit
+from rag.index.documents import DocumentRecord, Unit
 from rag.retrieve.context import Passage
 from rag.retrieve.facts import content_words
 

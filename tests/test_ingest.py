@@ -101,7 +101,7 @@ def test_dense_search_finds_the_exact_nearest_sentences(tmp_path, embedder):
     engine = make_engine(tmp_path, embedder)
     engine.ingest([SEEDS])
     store = engine.store
-    configuration = [c.configuration["hnsw"] for c in store._collections.values()]
+    configuration = [c.configuration["hnsw"] for c in store._vectors.collections.values()]
     assert all(h["max_neighbors"] == 64 and h["ef_construction"] == 200 for h in configuration)
     units = [u for d in store.list_documents() for u in store.document_units("sentences", d.doc_id)]
     vectors = store.embeddings("sentences", [u.unit_id for u in units])

@@ -18,7 +18,8 @@ from api.app import create_app
 from rag.config import PROJECT_ROOT, Settings
 from rag.engine import Engine
 from rag.errors import StoreUnavailable
-from rag.index.store import KINDS, Store
+from rag.index.documents import KINDS
+from rag.index.store import Store
 from rag.ingest.pipeline import document_hash, pipeline_fingerprint
 from rag.ingest.reindex import reindex, stored_article
 
@@ -91,7 +92,7 @@ def test_readyz_names_reindex_when_the_folder_goes_or_vectors_are_missing(tmp_pa
     engine.ingest(FILES[:1])
     fix = f"newsdesk reindex --data-dir {settings.data_dir.resolve()}"
     with live_server(create_app(engine=engine)) as url:
-        sentences = engine.store._collections["sentences"]
+        sentences = engine.store._vectors.collections["sentences"]
         lost = sentences.get(limit=2, include=[])["ids"]
         sentences.delete(ids=lost)  # a short store: rows whose vectors are gone
         r = httpx.get(f"{url}/readyz", timeout=30)

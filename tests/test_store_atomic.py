@@ -19,7 +19,9 @@ import numpy as np
 import pytest
 
 from rag.config import PROJECT_ROOT, Settings
-from rag.index.store import KINDS, ReadWriteLock, Store, vector_id
+from rag.index.documents import KINDS, vector_id
+from rag.index.locks import ReadWriteLock
+from rag.index.store import Store
 from rag.ingest.loading import Article, parse_article
 from rag.ingest.pipeline import article_units, document_hash, ingest_article, pipeline_fingerprint
 
@@ -72,7 +74,7 @@ def digest(article: Article, settings: Settings, embedder) -> str:
 
 
 def chroma_ids(store: Store, kind: str) -> set[str]:
-    return set(store._collections[kind].get(include=[])["ids"])
+    return set(store._vectors.collections[kind].get(include=[])["ids"])
 
 
 def sqlite_rows(data_dir: Path, sql: str) -> list[tuple]:
@@ -134,7 +136,7 @@ def test_reingest_changed_document_leaves_only_new_version(tmp_path, embedder):
 
     # Vector ids carry the version; unit ids (cited in answers) do not.
     version = digest(harbour("BETA"), settings, embedder)[:12]
-    got = store._collections["sentences"].get(where={"doc_id": DOC}, include=["metadatas"])
+    got = store._vectors.collections["sentences"].get(where={"doc_id": DOC}, include=["metadatas"])
     assert all(vid.endswith(f"@{version}") for vid in got["ids"])
     assert all(m["version"] == version for m in got["metadatas"])
     assert all("@" not in u.unit_id for u in store.document_units("sentences", DOC))

@@ -7,7 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from rag.index.store import DocumentRecord, Store, Unit
+from rag.index.documents import DocumentRecord, Unit
+from rag.index.store import Store
 from rag.retrieve.context import Passage
 from rag.schemas import Citation, SourcePassage, SourceSpan
 

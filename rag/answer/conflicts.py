@@ -23,7 +23,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
-from rag.index.store import DocumentRecord, Unit
+from rag.index.documents import DocumentRecord, Unit
 from rag.retrieve.context import Passage
 from rag.retrieve.facts import content_words, words
 

@@ -18,8 +18,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from rag.config import Settings
 from rag.errors import NewsdeskError
+from rag.index.documents import DocumentRecord, Unit
 from rag.index.embedding import Embedder
-from rag.index.store import DocumentRecord, Store, Unit
+from rag.index.store import Store
 from rag.ingest.chunking import article_sentences, chunk_article
 from rag.ingest.loading import Article, find_article_files, load_article
 
@@ -168,8 +169,8 @@ def _separate_repeats(texts: list[str], vectors: np.ndarray) -> None:
     """Move the vector of each repeat of a text a hair away from the first copy's, in place.
 
     Chroma's HNSW graph degrades on many identical points: with the dense graph settings
-    (`rag.index.store.HNSW_METADATA`), each insert compared itself with every earlier copy. About
-    4,300 copies of one sentence took 8.5 minutes to write, against 2-3 ms per distinct
+    (`rag.index.vectors.HNSW_METADATA`), each insert compared itself with every earlier copy.
+    About 4,300 copies of one sentence took 8.5 minutes to write, against 2-3 ms per distinct
     vector. The nudge is deterministic (a fixed seed, in text order), so an ingest and a
     reindex of the same article store the same vectors."""
     seen: set[str] = set()

@@ -18,9 +18,10 @@ from rich.console import Console
 
 from rag.config import Settings
 from rag.errors import NewsdeskError, StoreUnavailable
+from rag.index.documents import KINDS, DocumentRecord
 from rag.index.embedding import Embedder, embedder_name
 from rag.index.owner import writer_or_server
-from rag.index.store import KINDS, DocumentRecord, Store
+from rag.index.store import Store
 from rag.ingest.loading import Article, parse_article
 from rag.ingest.pipeline import (
     article_units,

@@ -13,7 +13,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from rag.index.store import DocumentRecord, Store, Unit
+from rag.index.documents import DocumentRecord, Unit
+from rag.index.store import Store
 from rag.retrieve.facts import key_facts
 from rag.retrieve.retrieval import SentenceHit
 

@@ -15,8 +15,9 @@ from typing import Literal
 
 import numpy as np
 
+from rag.index.documents import Hit, Unit
 from rag.index.embedding import Embedder
-from rag.index.store import Hit, Store, Unit
+from rag.index.store import Store
 
 RetrievalMode = Literal["dense", "lexical", "hybrid"]
 
