@@ -192,7 +192,9 @@ def test_the_judge_reads_meaning_not_shared_words(seeded_engine):
     engine = seeded_engine
     for evidence, right, wrong in cases:
         passage = engine.prompts.render_passage(1, None, "", evidence)
-        asks = [engine.prompts.judge_messages([passage], c, [1]) for c in (right, wrong)]
+        asks = [
+            engine.prompts.judge_messages([passage], c, [1], [evidence]) for c in (right, wrong)
+        ]
         p_right, p_wrong = engine.generator.judge(asks)
         assert p_right > engine.settings.support_threshold > p_wrong, (right, p_right, p_wrong)
 
@@ -221,7 +223,8 @@ def test_judging_between_two_tokens_leaves_the_draft_as_it_would_have_been(seede
     engine, generator = seeded_engine, seeded_engine.generator
     prepared = engine.prepare(QUESTION)
     alone = "".join(generator.stream(prepared.messages, max_tokens=40))
-    ask = engine.prompts.judge_messages(engine.render_passages(prepared.passages), alone, [1])
+    rendered = engine.render_passages(prepared.passages)
+    ask = engine.prompts.judge_messages(rendered, alone, [1], [prepared.passages[0].text])
     [expected] = generator.judge([ask])
     pieces, scores = [], []
     for piece in generator.stream(prepared.messages, max_tokens=40):

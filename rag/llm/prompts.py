@@ -77,9 +77,11 @@ class PromptSet:
         needs = (
             self.prompt_tokens(self.messages(question, []), count) + reply_tokens,
             self.prompt_tokens(self.relevance_messages([], question, ""), count) + reply_tokens,
-            self.prompt_tokens(self.judge_messages([], "", refs), count) + reply_tokens,
         )
-        return n_ctx - max(needs) - 1  # the judge and the relevance check read one token
+        judge = self.judge_messages([], "", refs, [""] * len(refs))
+        # The judge repeats the passages it is asked about: at most all of them, twice.
+        judge_room = (n_ctx - self.prompt_tokens(judge, count) - reply_tokens - 1) // 2
+        return min(n_ctx - max(needs) - 1, judge_room)  # the checks read one token
 
     @staticmethod
     def prompt_tokens(messages: list[dict[str, str]], count: Callable[[str], int]) -> int:
@@ -93,15 +95,21 @@ class PromptSet:
         return [{"role": "system", "content": self.system}, {"role": "user", "content": user}]
 
     def judge_messages(
-        self, passages: list[str], claim: str, cited: list[int]
+        self, passages: list[str], claim: str, cited: list[int], quotes: list[str]
     ) -> list[dict[str, str]]:
         """The yes/no prompt asking whether passages `cited` state `claim`. It is the answer
         prompt with the user's question replaced, so the question (which may plant a premise
         or give orders) never reaches the judge, while the passages, unchanged and first,
-        are still in llama.cpp's cache from the draft."""
+        are still in llama.cpp's cache from the draft. The cited passages' text (`quotes`)
+        is repeated next to the claim: a small model told only "passage [4]" reads the claim
+        against the whole context and accepts a name it saw anywhere there."""
         marks = [f"[{n}]" for n in cited]
         refs = "passage " + marks[0] if len(marks) == 1 else "passages " + " and ".join(marks)
-        return self.messages(self.judge.safe_substitute(claim=claim, refs=refs), passages)
+        quoted = "\n".join(
+            f'Passage {m}: "{" ".join(q.split())}"' for m, q in zip(marks, quotes, strict=True)
+        )
+        turn = self.judge.safe_substitute(claim=claim, refs=refs, quotes=quoted)
+        return self.messages(turn, passages)
 
     def relevance_messages(
         self, passages: list[str], question: str, answer: str
