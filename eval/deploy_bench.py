@@ -130,7 +130,12 @@ def run_deploy_bench(
         "questions": len(questions),
         "threads": threads,
     }
-    common = {"NEWSDESK_MODEL": settings.model, "NEWSDESK_N_THREADS": str(threads)}
+    # The load repeats a few questions: every one must be answered, not given from the cache.
+    common = {
+        "NEWSDESK_MODEL": settings.model,
+        "NEWSDESK_N_THREADS": str(threads),
+        "NEWSDESK_ANSWER_CACHE": "0",
+    }
     with tempfile.TemporaryDirectory(prefix="newsdesk-deploy-") as tmp:
         work = Path(tmp)
         console.print("embedded: one replica, local Chroma, model in process …")

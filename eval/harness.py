@@ -35,8 +35,10 @@ def corpus_engine(
     settings: Settings, work_dir: Path, corpus: Corpus | None = None, embedder: object = None
 ) -> Engine:
     """A private store over one corpus: results do not depend on what the user ingested.
-    An embedder already loaded (a test's) is shared rather than loaded again."""
-    engine = Engine(settings.model_copy(update={"data_dir": work_dir / "data"}), show_progress=True)
+    An embedder already loaded (a test's) is shared rather than loaded again. Answers are
+    never taken from the answer cache: every question is timed and scored as answered."""
+    update = {"data_dir": work_dir / "data", "answer_cache": 0}
+    engine = Engine(settings.model_copy(update=update), show_progress=True)
     if embedder is not None:
         engine.__dict__["embedder"] = embedder
     engine.ingest([corpus.articles if corpus else settings.seeds_dir])

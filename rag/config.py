@@ -98,6 +98,13 @@ class Settings(BaseSettings):
         0.4, ge=0, le=1, description="Least P(yes) from the support judge that keeps a sentence."
     )
 
+    answer_cache: int = Field(
+        256,
+        ge=0,
+        description="Answers kept in memory for a repeated question against unchanged "
+        "articles (0 = off).",
+    )
+
     chroma_url: str | None = Field(
         None,
         description="A Chroma server (http://host:port) for the vectors instead of the local "

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
+from rag.answer.cache import AnswerCache, answer_key
 from rag.answer.citations import (
     Snapshot,
     build_citations,
@@ -91,6 +92,9 @@ class Prepared:
     started: float
     retrieved: float
     snapshot: Snapshot
+    # Where the answer is kept in the answer cache, and the store version it was made from.
+    cache_key: str | None = None
+    store_version: str = ""
 
 
 @dataclass
@@ -384,10 +388,24 @@ class Engine:
         doc_ids: list[str] | None = None,
         outlets: list[str] | None = None,
     ) -> Prepared | Answer:
-        """Everything before generation; an `Answer` back means retrieval already abstained."""
+        """Everything before generation; an `Answer` back means retrieval already abstained,
+        or the question was answered before against the same articles (the answer cache)."""
         q = self.check_question(question)
         self.ensure_corpus()
         scope = self.scope(doc_ids, outlets)
+        started = time.perf_counter()
+        key, version = None, ""
+        if self.settings.answer_cache > 0:
+            version = self.store.version()
+            key = answer_key(
+                q, doc_ids, outlets, self.model_name, self.settings.model_dump_json(), version
+            )
+            hit = self.answer_cache.get(key)
+            if hit is not None:
+                hit.question, hit.cached = question, True
+                total = round((time.perf_counter() - started) * 1000, 3)
+                hit.timings = Timings(retrieve_ms=0.0, generate_ms=0.0, total_ms=total)
+                return hit
         _ = self.embedder, self.generator  # models load once, outside the timed path
         started = time.perf_counter()
         # One read of the store per question: a document replaced meanwhile is seen whole,
@@ -396,13 +414,37 @@ class Engine:
             result = self.retrieve(q, scope)
             if not result.hits or result.best_dense < self.settings.min_relevance:
                 now = time.perf_counter()
-                return self._abstain(question, "no_relevant_passages", result, started, now)
+                answer = self._abstain(question, "no_relevant_passages", result, started, now)
+                self._keep(key, version, answer)
+                return answer
             passages = self.context(result, q)
             snapshot = take_snapshot(passages, self.store, sentences=asks_about_titles(q))
         messages = self.prompts.messages(q, self.render_passages(passages))
         return Prepared(
-            question, q, result, passages, messages, started, time.perf_counter(), snapshot
+            question,
+            q,
+            result,
+            passages,
+            messages,
+            started,
+            time.perf_counter(),
+            snapshot,
+            key,
+            version,
         )
+
+    @cached_property
+    def answer_cache(self) -> AnswerCache:
+        return AnswerCache(self.settings.answer_cache)
+
+    def remember(self, prepared: Prepared, answer: Answer) -> None:
+        """Keep a finished answer for the next time its question is asked."""
+        self._keep(prepared.cache_key, prepared.store_version, answer)
+
+    def _keep(self, key: str | None, version: str, answer: Answer) -> None:
+        # Only if no document changed while it was made: it belongs to the version it read.
+        if key is not None and self.store.version() == version:
+            self.answer_cache.put(key, answer)
 
     def ask(
         self,
@@ -417,7 +459,9 @@ class Engine:
             return prepared
         if cancel is None:
             generation = self.generator.chat(prepared.messages, max_tokens=self.settings.max_tokens)
-            return self.finish(prepared, generation.text, time.perf_counter())
+            answer = self.finish(prepared, generation.text, time.perf_counter())
+            self.remember(prepared, answer)
+            return answer
         for event in self.generate(prepared, cancel):
             if event.answer is not None:
                 return event.answer
@@ -471,6 +515,7 @@ class Engine:
         for check in checker.feed(draft, final=True):
             yield _sentence_event(check, numbers)
         answer = self.finish(prepared, draft, time.perf_counter(), checker)
+        self.remember(prepared, answer)
         yield StreamEvent("answer", answer=answer)
 
     def draft_checker(self, prepared: Prepared) -> DraftChecker:

@@ -133,6 +133,11 @@ class Answer(BaseModel):
         description="The answer's sentences in order, each with its origin and citations; "
         "joined with spaces they are `answer` (empty when it abstains).",
     )
+    cached: bool = Field(
+        False,
+        description="Given again from the answer cache: the same question was answered before "
+        "against the same articles, model and settings (`timings` are this lookup's).",
+    )
 
 
 # C0 controls and DEL, but tab, newline and carriage return, which ordinary text uses.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,10 @@ from rag.config import PROJECT_ROOT, Settings
 from rag.engine import Engine
 
 SEEDS = PROJECT_ROOT / "seeds"
+
+# Tests share engines and servers and ask them the same questions to watch generation (timing
+# it, cancelling it): the answer cache is off for them, and on in tests/test_answer_cache.py.
+os.environ.setdefault("NEWSDESK_ANSWER_CACHE", "0")
 
 
 @pytest.fixture(scope="session")

@@ -2,65 +2,30 @@
 statuses, responses that match their schemas, stateful document lifecycles, and (through
 `fuzz_hooks.py`) lone surrogates and control characters planted in every kind of text input.
 
-Decoding is scripted: with the real model each answer takes seconds on two cores, and a run
-of a few minutes got through four requests. The stand-in keeps the model's real tokenizer
-(every context budget is counted as in service) and answers with the first sentence of the
-first passage, citing it, so citations, the support check and conflicts run on each answer.
-The real model answers over HTTP in `test_http.py`."""
+Decoding is scripted (`scripted.py`): with the real model each answer takes seconds on two
+cores, and a run of a few minutes got through four requests. The stand-in keeps the model's
+real tokenizer (every context budget is counted as in service) and answers with the first
+sentence of the first passage, citing it, so citations, the support check and conflicts run
+on each answer. The real model answers over HTTP in `test_http.py`."""
 
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import sys
-import threading
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from conftest import SEEDS, live_server
+from scripted import ScriptedModel
 
 from api.app import create_app
 from rag.config import Settings
 from rag.engine import Engine
-from rag.llm.generation import Generation
 from rag.llm.model_files import resolve_model
 from rag.llm.remote_llm import vocab_counter
 
 pytestmark = pytest.mark.slow
-
-_FIRST_PASSAGE = re.compile(r"^\[1\] \([^)\n]*\) (.+?[.!?])(?:\s|$)", re.MULTILINE)
-
-
-class ScriptedModel:
-    """The model's tokenizer with scripted replies (no `judge`: read as a model server)."""
-
-    name = "scripted"
-
-    def __init__(self, count: Callable[[str], int]) -> None:
-        self._count = count
-
-    def count_tokens(self, text: str) -> int:
-        return self._count(text)
-
-    def reply(self, messages: list[dict[str, str]]) -> str:
-        found = _FIRST_PASSAGE.search(messages[-1]["content"])
-        return f"{found.group(1)} [1]" if found else "The articles don't say."
-
-    def chat(self, messages: list[dict[str, str]], max_tokens: int = 256) -> Generation:
-        return Generation(self.reply(messages), 0, 0, 0.0)
-
-    def stream(
-        self,
-        messages: list[dict[str, str]],
-        max_tokens: int = 256,
-        cancel: threading.Event | None = None,
-    ) -> Iterator[str]:
-        for piece in re.findall(r"\S+\s*", self.reply(messages)):
-            if cancel is not None and cancel.is_set():
-                return
-            yield piece
 
 
 def test_schemathesis_finds_no_failures(tmp_path: Path, embedder):

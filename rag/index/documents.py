@@ -11,6 +11,7 @@ these tables, the full-text index and the stale-vector log in one transaction).
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 import threading
 import time
@@ -164,6 +165,16 @@ class Documents:
                 f"SELECT {_DOC_COLUMNS} FROM documents ORDER BY doc_id"
             ).fetchall()
         return [DocumentRecord(*r) for r in rows]
+
+    def version(self) -> str:
+        """A digest of every document's id and content hash: it changes with any upload,
+        re-upload or delete, whichever process made it. Read on the counting connection, so it
+        sees the last commit without waiting behind a swap in progress."""
+        with self._count_lock:
+            rows = self._count_db.execute(
+                "SELECT doc_id, content_hash FROM documents ORDER BY doc_id"
+            ).fetchall()
+        return hashlib.sha256("\n".join(f"{d} {h}" for d, h in rows).encode()).hexdigest()[:16]
 
     def document_text(self, doc_id: str) -> str:
         with self._lock:

@@ -165,6 +165,10 @@ class Store:
     def document_text(self, doc_id: str) -> str:
         return self._documents.document_text(doc_id)
 
+    def version(self) -> str:
+        """Changes whenever any document is added, replaced or deleted."""
+        return self._documents.version()
+
     def count_chunks(self) -> int:
         return self.count("chunks")
 
