@@ -355,10 +355,8 @@ def print_bench(report: dict[str, object], console: Console) -> None:
 
 
 def write_bench(report: dict[str, object], folder: Path = REPORTS, kind: str = "bench") -> Path:
-    from datetime import datetime, timezone
-
+    """One report per kind and model, overwritten by each run: the history is in git."""
     folder.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    path = folder / f"{stamp}-{kind}-{report['model']}.json"
+    path = folder / f"{kind}-{report['model']}.json"
     path.write_text(json.dumps(report, indent=2), encoding="utf-8")
     return path
