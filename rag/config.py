@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     list_forward: bool = Field(
         True, description="For a question asking for several items, hits bring the next sentence."
     )
+    fill_gaps: bool = Field(
+        True, description="Show the one sentence between two shown sentences of an article."
+    )
     figure_check: bool = Field(
         True,
         description="Decline a one-part how-many, what-share or what-date question whose "

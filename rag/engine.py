@@ -331,6 +331,7 @@ class Engine:
             # A list is often in the sentence after the one announcing it ("…three shows
             # hosted by three DJs." then the names): each hit brings the next sentence.
             forward=s.question_shape and s.list_forward and asks_for_list(question),
+            fill_gaps=s.fill_gaps,
         )
 
     def render_passages(self, passages: list[Passage]) -> list[str]:

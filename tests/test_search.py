@@ -100,3 +100,44 @@ def test_a_list_question_brings_the_sentence_after_each_hit(tmp_path, embedder):
 
     assert "replaced by three shows" in context(False) and "Ann Lee" not in context(False)
     assert "Ann Lee, Bo Kim and Cy Dunn" in context(True)
+
+
+def test_the_sentence_between_two_shown_ones_is_shown(tmp_path, embedder):
+    # Both neighbours were picked for the question, the middle one (which holds the answer)
+    # was not: it fills the gap, joining the two into one passage, unless turned off or the
+    # budget has no room for it.
+    from rag.config import Settings
+    from rag.engine import Engine
+    from rag.ingest.loading import article_from_upload
+    from rag.retrieve.context import assemble_context
+
+    engine = Engine(Settings(data_dir=tmp_path / "data"))
+    engine.__dict__["embedder"] = embedder
+    text = (
+        "Harbour Plans\n\nThe harbour board approved a new ferry terminal on Monday. "
+        "Norland and Vestia lead the plan jointly. The ferry terminal will open in 2028. "
+        "Fishing boats keep their old quay."
+    )
+    engine.add_document(article_from_upload(text.encode(), doc_id="harbour"))
+    question = "Who leads the ferry terminal plan?"
+
+    def context(fill_gaps: bool, budget: int = 320) -> list[str]:
+        with engine.store.reading():
+            hits = [
+                h
+                for h in engine.retrieve(question).hits
+                if "ferry terminal" in h.unit.text and "lead" not in h.unit.text
+            ]
+            passages = assemble_context(
+                hits, engine.store, lambda t: len(t.split()), budget, fill_gaps=fill_gaps
+            )
+        return [p.text for p in passages]
+
+    apart = context(False)
+    assert len(apart) == 2 and not any("Norland" in t for t in apart)
+    joined = context(True)
+    assert (
+        len(joined) == 1
+        and "on Monday. Norland and Vestia lead the plan jointly. The" in (joined[0])
+    )
+    assert context(True, budget=len(" ".join(apart).split()) + 3) == apart

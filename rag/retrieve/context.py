@@ -121,6 +121,7 @@ def assemble_context(
     header_tokens: Callable[[DocumentRecord], int] | None = None,
     limit_tokens: int | None = None,
     forward: bool = False,
+    fill_gaps: bool = True,
 ) -> list[Passage]:
     """The passages for `hits`. `budget_tokens` bounds their sentences (a quality setting);
     `limit_tokens`, when given, bounds everything they add to the prompt, each passage's
@@ -178,6 +179,12 @@ def assemble_context(
                 AlsoIn(m.unit.doc_id, m.unit.start, m.unit.end) for m in cluster.members
             ]
 
+    if fill_gaps:
+        room = budget_tokens - spent
+        if limit_tokens is not None:
+            room = min(room, limit_tokens - total)
+        _fill_gaps(chosen, neighbours, count_tokens, room)
+
     # Contiguous sentences of one article become one passage; passages keep rank order.
     by_doc: dict[str, list[tuple[Unit, float, float]]] = {}
     for unit, score, dense in chosen.values():
@@ -196,6 +203,33 @@ def assemble_context(
             passages.append(_passage(docs[doc_id], run, also))
     passages.sort(key=lambda p: (-p.score, p.document.doc_id, p.start))
     return passages
+
+
+def _fill_gaps(
+    chosen: dict[str, tuple[Unit, float, float]],
+    doc_units: dict[str, list[Unit]],
+    count_tokens: Callable[[str], int],
+    room: int,
+) -> None:
+    """Take the one sentence between two taken sentences of an article, best-ranked first,
+    while `room` lasts. Both its neighbours were chosen for the question, so it is most likely
+    on the same point (the clause that names who leads what), and it joins two passages into
+    one, so the reader sees continuous text and the prompt carries one header fewer."""
+    gaps: list[tuple[float, Unit, float, float]] = []
+    for units in doc_units.values():
+        taken = {u.index: chosen[u.unit_id] for u in units if u.unit_id in chosen}
+        for i in taken:
+            after = taken.get(i + 2)
+            if after is None or i + 1 in taken or i + 1 >= len(units):
+                continue
+            before = taken[i]
+            score, dense = min(before[1], after[1]), min(before[2], after[2])
+            gaps.append((max(before[1], after[1]), units[i + 1], score, dense))
+    for _, unit, score, dense in sorted(gaps, key=lambda g: -g[0]):
+        cost = count_tokens(unit.text) + 1
+        if cost <= room:
+            room -= cost
+            chosen[unit.unit_id] = (unit, score, dense)
 
 
 def _with_neighbours(unit: Unit, doc_units: list[Unit], forward: bool = False) -> list[Unit]:
