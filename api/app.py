@@ -20,6 +20,7 @@ from api.admission import Admission
 from api.deps import AdmissionDep, EngineDep
 from api.errors import documented, error_response, install_error_handlers
 from api.middleware import ApiKeyMiddleware, BodyLimitMiddleware
+from api.page import install_page
 from rag.config import Settings
 from rag.engine import Engine
 from rag.errors import NewsdeskError
@@ -107,6 +108,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(documents.router)
     app.include_router(internal.router)
     app.include_router(jobs.router)
+    install_page(app)
     app.openapi = lambda: _with_event_schemas(app)  # type: ignore[method-assign]
     return app
 

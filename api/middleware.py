@@ -13,6 +13,7 @@ from fastapi import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import error_body
+from api.page import is_page_path
 
 OPEN_PATHS = frozenset({"/healthz", "/readyz"})
 UPLOAD_PATHS = frozenset({"/v1/documents"})
@@ -38,14 +39,15 @@ async def _send_error(
 
 
 class ApiKeyMiddleware:
-    """When a key is configured, every path but the health checks needs `Bearer <key>`."""
+    """When a key is configured, every path but the health checks and the page's own files
+    needs `Bearer <key>`: the page carries no data and must load to ask for the key."""
 
     def __init__(self, app: ASGIApp, api_key: str) -> None:
         self.app = app
         self.expected = api_key.encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in OPEN_PATHS:
+        if scope["type"] != "http" or scope["path"] in OPEN_PATHS or is_page_path(scope["path"]):
             await self.app(scope, receive, send)
             return
         scheme, _, given = dict(scope["headers"]).get(b"authorization", b"").partition(b" ")

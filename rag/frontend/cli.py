@@ -341,7 +341,8 @@ def serve(
         ),
     ] = None,
 ) -> None:
-    """Serve the HTTP API (POST /v1/ask); loads the model before accepting requests."""
+    """Serve the HTTP API (POST /v1/ask) and the reading room page at /; loads the model before
+    accepting requests."""
     import uvicorn
 
     from api.app import create_app
@@ -369,7 +370,10 @@ def serve(
         engine.warm_up()
         base = f"http://{settings.host}:{settings.port}"
         auth = "API key required" if settings.api_key else "no API key set"
-        err.print(f"newsdesk ready on {base} ({auth}; API docs at {base}/docs)")
+        err.print(
+            f"newsdesk ready on {base} ({auth}): the reading room at {base}/, "
+            f"API docs at {base}/docs"
+        )
         uvicorn.run(create_app(settings, engine=engine), host=settings.host, port=settings.port)
 
 
