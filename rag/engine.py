@@ -14,33 +14,18 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
+from rag.answer import stages
 from rag.answer.cache import AnswerCache, answer_key
 from rag.answer.citations import (
     Snapshot,
-    build_citations,
-    display_numbers,
-    markers_of,
     renumber,
     source_spans,
     span_fields,
     strip_markers,
     take_snapshot,
 )
-from rag.answer.conflicts import (
-    Conflict,
-    asks_about_titles,
-    cite_article_claims,
-    find_conflicts,
-)
-from rag.answer.grounding import (
-    DraftChecker,
-    GroundedAnswer,
-    Grounder,
-    Judge,
-    SentenceCheck,
-    merge_windows,
-    with_markers,
-)
+from rag.answer.conflicts import Conflict, asks_about_titles, find_conflicts
+from rag.answer.grounding import DraftChecker, Grounder, Judge, SentenceCheck, with_markers
 from rag.config import Settings
 from rag.errors import BadQuestion, Cancelled, EmptyStore, StoreUnavailable, UnknownDocuments
 from rag.index.datadir import ingest_hint
@@ -63,21 +48,9 @@ from rag.retrieve.question import (
     question_parts,
 )
 from rag.retrieve.retrieval import RetrievalResult, merge_results, retrieve
-from rag.schemas import (
-    Answer,
-    AnswerSentence,
-    ConflictClaim,
-    SearchResponse,
-    SearchResult,
-    Timings,
-    text_problem,
-)
-from rag.schemas import Conflict as ConflictOut
+from rag.schemas import Answer, SearchResponse, SearchResult, Timings, text_problem
 
 ABSTAIN_TEXT = "The articles don't say."
-# The answer when the model said nothing the check kept but the reports disagree on what was
-# asked (with the citations of both sides): the sides are in `conflicts`, in their own words.
-DISAGREE_TEXT = "The reports disagree on this."
 
 
 @dataclass
@@ -592,142 +565,47 @@ class Engine:
         checker: DraftChecker | None = None,
     ) -> Answer:
         """Check the draft against its passages: citations, support, conflicts. `checker`
-        holds the sentences a stream has already checked; the rest are checked here."""
-        question, q, result, passages = (
-            prepared.question,
-            prepared.q,
-            prepared.result,
-            prepared.passages,
-        )
-        started, retrieved = prepared.started, prepared.retrieved
-        checker = checker or self.draft_checker(prepared)
-        checker.feed(draft, final=True)
-        # "X did Y [1]. The articles don't say when." answers one part: keep that part.
-        declined = not checker.said
-        text = " ".join(checker.said)
-        cited = list(dict.fromkeys(n for s in checker.said for n in markers_of(s)))
-        dropped: list[str] = []
-        windows: dict[int, tuple[int, int]] | None = None
-        grounded: GroundedAnswer | None = None
-        disagree_only = False
-        if not declined and checker.grounder is not None:
-            grounded = checker.grounder.result()
-            text, cited, dropped = grounded.text, grounded.cited, grounded.dropped
-            windows = grounded.windows
-            if text and not checker.answered:
-                # True and cited, but not what was asked: no figure for a figure question
-                # ("how many soldiers": "the deal trains the army [1]"), no name for a
-                # what-is-the-name question, or a salary from another report for "what did
-                # X pay Y". A near miss, declined.
-                answer = self._abstain(
-                    question, "not_an_answer", result, started, retrieved, generated
-                )
-                answer.dropped = [c.text for c in grounded.sentences] + dropped
-                return answer
-        conflicts = self.conflicts(q, passages, prepared.snapshot)
-        if conflicts:
-            passages, conflicts = cite_article_claims(
-                conflicts, passages, prepared.snapshot.documents
-            )
-            # The disagreement is read from the articles, so it stands even when the model
-            # declined or its draft did not survive the check. It is reported beside the
-            # answer (`conflicts`), never written into it.
-            if declined or not text:
-                # Cited like any sentence: by the sentences that state each side.
-                sides = dict.fromkeys(c.passage for f in conflicts for c in f.claims)
-                text = DISAGREE_TEXT[:-1] + " " + "".join(f"[{n}]" for n in sides) + "."
-                disagree_only = True
-            cited = list(dict.fromkeys(cited + [c.passage for f in conflicts for c in f.claims]))
-            if self.settings.verify:
-                # Each side is cited by the sentence that states it.
-                windows = dict(windows or {})
-                for claim in (c for f in conflicts for c in f.claims):
-                    sentences = passages[claim.passage - 1].sentences
-                    i = sentences.index(claim.unit)
-                    # "He has also threatened…" is cited with the sentence that names him.
-                    first = sentences.index(claim.antecedent) if claim.antecedent else i
-                    windows[claim.passage] = merge_windows(windows.get(claim.passage), (first, i))
-        elif declined:
-            return self._abstain(question, "model_declined", result, started, retrieved, generated)
-        elif not text:
-            answer = self._abstain(
-                question, "unsupported_answer", result, started, retrieved, generated
-            )
-            answer.dropped = dropped
-            return answer
-        # After the check every remaining citation supports its sentence; unchecked ones are None.
-        citations = build_citations(
-            cited,
-            passages,
-            prepared.snapshot,
-            supported=True if self.settings.verify else None,
-            windows=windows,
-            carries=grounded.carries_claims if grounded else None,
-        )
-        # Readers see [1], [2], … in the order the answer first cites them; each citation
-        # keeps the number its passage had in the prompt and the `sources` event.
-        shown = display_numbers(text, cited)
-        conflicts_out = [self._conflict_out(c, passages, prepared.snapshot) for c in conflicts]
-        for conflict in conflicts_out:
-            for claim in conflict.claims:
-                claim.n = shown[claim.n]
-        # (text as cited in the prompt, where it came from, checked?) for each sentence.
-        said: list[tuple[str, str, bool | None]]
-        if disagree_only:
-            said = [(text, "conflict", None)]
-        elif grounded is not None:
-            said = [(with_markers(c), "model", True) for c in grounded.sentences]
-        else:
-            said = [(s, "model", None) for s in checker.said]
-        sentences = [
-            AnswerSentence(
-                text=renumber(s, shown),
-                origin=origin,
-                citations=[shown[n] for n in markers_of(s)],
-                supported=supported,
-            )
-            for s, origin, supported in said
-        ]
-        return Answer(
-            question=question,
-            answer=renumber(text, shown),
-            answerable=True,
-            citations=sorted(
-                (c.model_copy(update={"n": shown[c.n], "passage": c.n}) for c in citations),
-                key=lambda c: c.n,
-            ),
-            timings=_timings(started, retrieved, generated),
-            model=self.model_name,
-            best_score=round(result.best_dense, 6),
-            dropped=dropped,
-            conflicts=conflicts_out,
-            sentences=sentences,
-        )
+        holds the sentences a stream has already checked; the rest are checked here. Each
+        step is a stage of `rag.answer.stages`, testable alone."""
+        passages, snapshot = prepared.passages, prepared.snapshot
+        checked = stages.check(draft, checker or self.draft_checker(prepared))
+        conflicts = self.conflicts(prepared.q, passages, snapshot)
+        decided = stages.decide(checked, conflicts)
+        if isinstance(decided, stages.Decline):
+            return self._decline(prepared, decided, generated)
+        answer = stages.add_conflicts(decided, conflicts, passages, snapshot)
+        return self._answer(prepared, stages.cite(answer, passages, snapshot), generated)
 
     def conflicts(
         self, question: str, passages: list[Passage], snapshot: Snapshot
     ) -> list[Conflict]:
         return find_conflicts(question, passages, snapshot.sentences)
 
-    def _conflict_out(
-        self, conflict: Conflict, passages: list[Passage], snapshot: Snapshot
-    ) -> ConflictOut:
-        claims = []
-        for c in conflict.claims:
-            doc = passages[c.passage - 1].document
-            text = snapshot.texts[doc.doc_id]
-            claims.append(
-                ConflictClaim(
-                    value=c.value,
-                    n=c.passage,
-                    doc_id=doc.doc_id,
-                    outlet=doc.outlet,
-                    start=c.unit.start,
-                    end=c.unit.end,
-                    quote=text[c.unit.start : c.unit.end],
-                )
-            )
-        return ConflictOut(kind=conflict.kind, topic=conflict.topic, claims=claims)
+    def _answer(self, prepared: Prepared, cited: stages.CitedAnswer, generated: float) -> Answer:
+        return Answer(
+            question=prepared.question,
+            answer=cited.text,
+            answerable=True,
+            citations=cited.citations,
+            timings=_timings(prepared.started, prepared.retrieved, generated),
+            model=self.model_name,
+            best_score=round(prepared.result.best_dense, 6),
+            dropped=cited.dropped,
+            conflicts=cited.conflicts,
+            sentences=cited.sentences,
+        )
+
+    def _decline(self, prepared: Prepared, decline: stages.Decline, generated: float) -> Answer:
+        answer = self._abstain(
+            prepared.question,
+            decline.reason,
+            prepared.result,
+            prepared.started,
+            prepared.retrieved,
+            generated,
+        )
+        answer.dropped = list(decline.dropped)
+        return answer
 
     def _abstain(
         self,

@@ -3,8 +3,9 @@
 With the real model each answer takes seconds on two cores. The stand-in keeps the model's real
 tokenizer (every context budget is counted as in service) and answers with the first sentence
 of the first passage, citing it, so citations, the support check and conflicts run on each
-answer. It has no `judge`, so the engine reads it as a model server. Tests that prove a feature
-works end to end use the real model."""
+answer; a test of what the engine makes of one given draft sets `draft`. It has no `judge`, so
+the engine reads it as a model server. Tests that prove a feature works end to end use the real
+model."""
 
 from __future__ import annotations
 
@@ -25,11 +26,14 @@ class ScriptedModel:
     def __init__(self, count: Callable[[str], int]) -> None:
         self._count = count
         self.calls = 0  # replies given: how a test tells an answer made from one reused
+        self.draft: str | None = None  # the reply to every question, when a test sets one
 
     def count_tokens(self, text: str) -> int:
         return self._count(text)
 
     def reply(self, messages: list[dict[str, str]]) -> str:
+        if self.draft is not None:
+            return self.draft
         found = _FIRST_PASSAGE.search(messages[-1]["content"])
         return f"{found.group(1)} [1]" if found else "The articles don't say."
 

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
+from rag.answer.stages import DISAGREE_TEXT
 from rag.config import PROJECT_ROOT
-from rag.engine import DISAGREE_TEXT
 
 SEEDS = PROJECT_ROOT / "seeds"
 QUESTION = "Which countries refused to send troops to Ukraine?"
