@@ -71,7 +71,7 @@ class Settings(BaseSettings):
         True, description="For a question asking for several items, hits bring the next sentence."
     )
     fill_gaps: bool = Field(
-        True, description="Show the one sentence between two shown sentences of an article."
+        False, description="Show the one sentence between two shown sentences of an article."
     )
     figure_check: bool = Field(
         True,

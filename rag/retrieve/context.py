@@ -121,7 +121,7 @@ def assemble_context(
     header_tokens: Callable[[DocumentRecord], int] | None = None,
     limit_tokens: int | None = None,
     forward: bool = False,
-    fill_gaps: bool = True,
+    fill_gaps: bool = False,
 ) -> list[Passage]:
     """The passages for `hits`. `budget_tokens` bounds their sentences (a quality setting);
     `limit_tokens`, when given, bounds everything they add to the prompt, each passage's
