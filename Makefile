@@ -33,16 +33,24 @@ $(STAMP): pyproject.toml Makefile
 run: setup
 	$(BIN)/newsdesk serve
 
+# Tests that never load the GGUF model run on every core (pytest-xdist), one torch thread per
+# worker (with torch's default of one thread per core, two workers on two cores took 2.7 times
+# as long); the model's tests run one at a time, as each already uses every core and several
+# time what they watch.
+WORKERS ?= auto
+PARALLEL := OMP_NUM_THREADS=1 $(BIN)/pytest -q -n $(WORKERS) -m "not slow" --durations=5
+
 # The quick loop: lint and every test that does not load the GGUF model.
 check: setup
 	$(BIN)/ruff check rag api eval tests
 	$(BIN)/ruff format --check rag api eval tests
-	$(BIN)/pytest -q -m "not slow"
+	$(PARALLEL)
 	@echo "model-free tests passed; 'make test' runs everything, the real model included"
 
 test: setup
 	$(BIN)/ruff check rag api eval tests
-	$(BIN)/pytest -q --durations=15
+	$(PARALLEL)
+	$(BIN)/pytest -q -m slow --durations=15
 
 lint: setup
 	$(BIN)/ruff check rag api eval tests

@@ -18,6 +18,17 @@ def test_sentence_splitter_respects_abbreviations_and_quotes():
     ]
 
 
+def test_a_sentence_ending_in_a_digit_or_bracket_ends_there():
+    text = 'It will stay on Radio 1. "It is new," he said. It cost $2bn (£1bn ). Shares fell.'
+    sents = [text[s.start : s.end] for s in split_sentences(text, Span(0, len(text)))]
+    assert sents == [
+        "It will stay on Radio 1.",
+        '"It is new," he said.',
+        "It cost $2bn (£1bn ).",
+        "Shares fell.",
+    ]
+
+
 @pytest.mark.parametrize("path", SEEDS, ids=lambda p: p.stem)
 def test_chunks_have_offsets_into_original_and_sizes(path):
     article = load_article(path)

@@ -19,8 +19,10 @@ def logits_after(generator, messages, history) -> np.ndarray:
     """Next-token logits for `messages` after the cache last held `history`, computed as
     `Llama.generate` does: reuse the cached prefix, evaluate the rest."""
     llm, cache = generator._llm, generator._system_turn
-    llm.reset()
-    llm.eval(cache.tokens(history))
+    # The cache holds `history` (its system turn, already there, is kept rather than evaluated
+    # again: every history shares it).
+    held = cache.tokens(history)
+    llm.eval(held[generator._keep_common_prefix(held, len(held)) :])
     cache.settle(messages)
     tokens = cache.tokens(messages)
     common = common_length(llm.input_ids[: llm.n_tokens].tolist(), tokens)

@@ -9,9 +9,12 @@ it can be scripted.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import signal
 import sys
-from collections.abc import Iterable
+import threading
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TextIO
 
@@ -105,19 +108,22 @@ class ChatUI:
     def ask(self, question: str) -> None:
         """A spinner names the stage until the first checked sentence; then each sentence is
         printed once, as it passes the check, while the model writes the next. The unchecked
-        draft is never printed, so nothing appears twice and numbers never change."""
+        draft is never printed, so nothing appears twice and numbers never change. Ctrl-C
+        stops the answer at whatever stage it is in, and the session goes on."""
         shown: list[str] = []
         answer: Answer | None = None
-        with self.console.status("reading the question…", spinner="dots") as status:
-            if self.conversation.turns and needs_rewrite(question):
-                status.update("reading the question with the conversation so far…")
-            standalone = self.conversation.standalone(question)
-            if standalone != question:
-                self.console.print(f"[dim]searching: {escape(standalone)}[/dim]")
-            status.update("retrieving passages…")
-            events = self.engine.ask_stream(standalone)
-            try:
+        with stop_on_ctrl_c() as cancel:
+            with self.console.status("reading the question…", spinner="dots") as status:
+                if self.conversation.turns and needs_rewrite(question):
+                    status.update("reading the question with the conversation so far…")
+                standalone = self.conversation.standalone(question)
+                if standalone != question and not cancel.is_set():
+                    self.console.print(f"[dim]searching: {escape(standalone)}[/dim]")
+                status.update("retrieving passages…")
+                events = self.engine.ask_stream(standalone, cancel=cancel)
                 for event in events:
+                    if cancel.is_set():
+                        break
                     if event.kind == "sources":
                         n = len(event.passages)
                         status.update(f"reading {n} passage{'s' if n != 1 else ''}…")
@@ -129,8 +135,8 @@ class ChatUI:
                         status.update("writing…")
                     elif event.kind == "answer":
                         answer = event.answer
-            except KeyboardInterrupt:
                 events.close()
+            if cancel.is_set():
                 self.console.print("[yellow]stopped[/yellow]")
                 return
         if answer is None:
@@ -243,3 +249,21 @@ def run_chat(engine: Engine, as_json: bool, stdin: TextIO = sys.stdin) -> int:
         ui.interactive(engine.settings.data_dir / "chat_history")
         return 0
     return ui.piped(stdin, as_json, sys.stdout)
+
+
+@contextlib.contextmanager
+def stop_on_ctrl_c() -> Iterator[threading.Event]:
+    """An event that Ctrl-C sets, for as long as the block runs.
+
+    A KeyboardInterrupt raised wherever the signal lands could be lost in native code: now
+    and then an answer went on to the end after Ctrl-C. An event that is set cannot be lost;
+    generation reads it between prompt slices and between tokens, and `ask` between events."""
+    cancel = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield cancel  # only the main thread receives signals
+        return
+    previous = signal.signal(signal.SIGINT, lambda *_: cancel.set())
+    try:
+        yield cancel
+    finally:
+        signal.signal(signal.SIGINT, previous)

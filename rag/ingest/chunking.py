@@ -92,8 +92,11 @@ def _is_abbreviation(text: str, dot_pos: int) -> bool:
     word = text[i:dot_pos].strip("\"'“‘(").lower()
     if word in _ABBREVIATIONS:
         return True
-    # Single initials ("J. Smith") and dotted acronyms ("U.S.") are not boundaries.
-    return len(word) == 1 or (len(word) <= 5 and "." in word and word.replace(".", "").isalpha())
+    # Single initials ("J. Smith") and dotted acronyms ("U.S.") are not boundaries; a lone digit
+    # or bracket is ("on Radio 1. It", "(£1.25bn ). Fosters").
+    return (len(word) == 1 and word.isalpha()) or (
+        len(word) <= 5 and "." in word and word.replace(".", "").isalpha()
+    )
 
 
 def split_sentences(text: str, span: Span, paragraph: int = 0) -> list[Sentence]:
