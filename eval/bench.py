@@ -5,7 +5,9 @@ HTTP (what a client sees), raw llama-cpp-python on the identical messages (so th
 our overhead: retrieval, prompt building, the support check, HTTP), and the naive baseline
 pipeline (so the ratio is our speed-up). Before every timed generation the model's KV cache is
 put in the same state (the fixed system prompt evaluated, as after any previous question), so no
-contender profits from the one before it.
+contender profits from the one before it. Our answers are also split into stages (retrieval,
+prompt evaluation, draft decoding, support check) from the timings each answer carries, so a
+slow answer says which part was slow.
 """
 
 from __future__ import annotations
@@ -25,8 +27,9 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
-from eval.baseline import BaselineSystem
-from eval.runner import fast_subset_ids, load_golden, select
+from eval.corpora import CORPORA
+from eval.harness import baseline_system, private_engine
+from eval.runner import fast_subset_ids, select
 from rag.config import PROJECT_ROOT, Settings
 from rag.engine import Engine
 from rag.errors import NewsdeskError
@@ -46,12 +49,19 @@ class AskTiming:
     answerable: bool
     # The first checked sentence: when a reader first sees text that passed the check.
     first_sentence_s: float | None = None
+    # The answer's own `timings`, stage by stage, as the engine measured them.
+    timings: dict[str, float | None] | None = None
 
 
-def bench_questions(n: int) -> list[str]:
-    """Answerable questions of the fast eval subset: fixed, varied, and they make the model talk."""
-    golden = select(load_golden(), ids=fast_subset_ids())
-    return [q.question for q in golden if q.answerable][:n]
+def bench_questions(n: int, corpus: str = "seeds") -> list[str]:
+    """Answerable questions of the corpus's fast eval subset: fixed, varied, and they make the
+    model talk. A corpus with fewer of them than asked for is topped up with its other
+    answerable questions, in file order, so the count asked for is the count timed."""
+    answerable = [q for q in CORPORA[corpus].load() if q.answerable]
+    fast = select(answerable, ids=fast_subset_ids())
+    taken = {q.id for q in fast}
+    rest = [q for q in answerable if q.id not in taken]
+    return [q.question for q in [*fast, *rest]][:n]
 
 
 def pct(values: list[float], q: float) -> float | None:
@@ -94,6 +104,7 @@ def stream_once(url: str, question: str) -> AskTiming:
     sources = first = sentence = None
     tokens = 0
     answerable = False
+    timings = None
     event = None
     with httpx.stream(
         "POST", f"{url}/v1/ask/stream", json={"question": question}, timeout=600
@@ -111,7 +122,8 @@ def stream_once(url: str, question: str) -> AskTiming:
                 elif event == "sentence" and sentence is None:
                     sentence = now
             elif line.startswith("data:") and event == "answer":
-                answerable = bool(json.loads(line[5:])["answerable"])
+                answer = json.loads(line[5:])
+                answerable, timings = bool(answer["answerable"]), answer.get("timings")
     return AskTiming(
         question,
         round((sources or 0.0) * 1000, 1),
@@ -120,6 +132,7 @@ def stream_once(url: str, question: str) -> AskTiming:
         tokens,
         answerable,
         sentence,
+        timings,
     )
 
 
@@ -140,8 +153,36 @@ def openai_first_content(url: str, question: str) -> tuple[float | None, float]:
     return first, time.perf_counter() - started
 
 
+# (report key, label, key in the answer's `timings`): the stages of one answer, in order.
+STAGES = [
+    ("retrieval", "retrieval (with context)", "retrieve_ms"),
+    ("prompt_eval", "prompt evaluation", "prompt_ms"),
+    ("generation", "generation (draft decoding)", "draft_ms"),
+    ("support_check", "support check", "check_ms"),
+    ("total", "total (engine)", "total_ms"),
+]
+
+
+def stage_percentiles(timings: list[AskTiming]) -> dict[str, dict[str, float | None]]:
+    """p50/p95 in ms of each stage over the answers that reached the model (an answer declined
+    at retrieval has no prompt, draft or check and would only pull the other stages down), and
+    of the first draft token as the client saw it."""
+    made = [t.timings for t in timings if t.timings and t.timings.get("check_ms") is not None]
+    out: dict[str, dict[str, float | None]] = {}
+    for name, _, key in STAGES:
+        values = [v for m in made if (v := m.get(key)) is not None]
+        out[name] = {"p50": _r(pct(values, 0.5), 1), "p95": _r(pct(values, 0.95), 1)}
+    firsts = [t.first_token_s * 1000 for t in timings if t.first_token_s is not None]
+    out["first_draft_token"] = {"p50": _r(pct(firsts, 0.5), 1), "p95": _r(pct(firsts, 0.95), 1)}
+    return out
+
+
 def run_bench(
-    settings: Settings, n_questions: int = 8, baseline: bool = True, console: Console | None = None
+    settings: Settings,
+    n_questions: int = 8,
+    baseline: bool = True,
+    console: Console | None = None,
+    corpus: str = "seeds",
 ) -> dict[str, object]:
     from api.app import create_app
     from api.server import serve_in_thread
@@ -152,17 +193,23 @@ def run_bench(
             "NEWSDESK_LLM_URL, or compare server mode with `newsdesk bench --deploy`"
         )
     console = console or Console(stderr=True)
-    questions = bench_questions(n_questions)
-    report: dict[str, object] = {"model": settings.model, "questions": len(questions)}
+    chosen = CORPORA[corpus]
+    questions = bench_questions(n_questions, corpus)
+    report: dict[str, object] = {
+        "model": settings.model,
+        "corpus": corpus,
+        "questions": len(questions),
+        "verify": settings.verify,
+    }
     with tempfile.TemporaryDirectory(prefix="newsdesk-bench-") as tmp:
         work = Path(tmp)
         # Every timed answer is made afresh; the cache is timed on its own at the end.
-        engine = Engine(settings.model_copy(update={"data_dir": work / "data", "answer_cache": 0}))
+        engine = private_engine(settings, work, show_progress=False)
 
-        console.print("[bold]bench[/bold] ingest + embedding throughput …")
+        console.print(f"[bold]bench[/bold] {corpus}: ingest + embedding throughput …")
         _ = engine.embedder
         started = time.perf_counter()
-        ingest = engine.ingest([settings.seeds_dir])
+        ingest = engine.ingest([chosen.articles])
         ingest_s = time.perf_counter() - started
         sentences = engine.store.count("sentences")
         texts = [
@@ -258,6 +305,7 @@ def run_bench(
             "p95": _r(pct([t.sources_ms for t in ours], 0.95), 1),
         }
         report["first_token_s"] = {"p50": _r(pct(firsts, 0.5)), "p95": _r(pct(firsts, 0.95))}
+        report["stages_ms"] = stage_percentiles(ours)
         pairs = [
             (p, t.first_token_s)
             for p, t in zip(prompt_tokens, ours, strict=True)
@@ -279,14 +327,7 @@ def run_bench(
 
         if baseline:
             console.print("[bold]bench[/bold] naive baseline pipeline …")
-            system = BaselineSystem(
-                [settings.seeds_dir],
-                engine.embedder,
-                generator,
-                engine.model_name,
-                work / "baseline",
-                settings.prompts_dir,
-            )
+            system = baseline_system(engine, work, chosen)
             base_s = []
             for q in questions:
                 reset_cache()
@@ -336,16 +377,30 @@ def lookup(report: dict[str, object], dotted: str) -> object:
 
 
 def print_bench(report: dict[str, object], console: Console) -> None:
-    table = Table(title=f"newsdesk bench — {report['model']}, {report['questions']} questions")
+    corpus = report.get("corpus", "seeds")
+    table = Table(
+        title=f"newsdesk bench — {report['model']}, {corpus}, {report['questions']} questions"
+    )
     table.add_column("measure")
     table.add_column("value", justify="right")
     for key, value in report.items():
-        if key in ("model", "questions"):
+        if key in ("model", "corpus", "questions", "stages_ms"):
             continue
         if isinstance(value, dict):
             value = "  ".join(f"{k} {v}" for k, v in value.items())
         table.add_row(key, str(value))
     console.print(table)
+    stages = report.get("stages_ms")
+    if isinstance(stages, dict):
+        check = "support check on" if report.get("verify", True) else "support check off"
+        per_stage = Table(title=f"per stage, over /v1/ask/stream ({check})")
+        for col in ("stage", "p50 ms", "p95 ms"):
+            per_stage.add_column(col, justify="left" if col == "stage" else "right")
+        rows = [(name, label) for name, label, _ in STAGES]
+        for name, label in [*rows, ("first_draft_token", "first draft token (client)")]:
+            row = stages.get(name) or {}
+            per_stage.add_row(label, str(row.get("p50")), str(row.get("p95")))
+        console.print(per_stage)
     targets = Table(title="targets")
     for col in ("target", "measured", "goal"):
         targets.add_column(col)
@@ -355,8 +410,10 @@ def print_bench(report: dict[str, object], console: Console) -> None:
 
 
 def write_bench(report: dict[str, object], folder: Path = REPORTS, kind: str = "bench") -> Path:
-    """One report per kind and model, overwritten by each run: the history is in git."""
+    """One report per kind, corpus (when the report names one) and model, at a path that
+    stays the same from run to run so runs can be compared; each run overwrites its own."""
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{kind}-{report['model']}.json"
+    parts = [kind, report.get("corpus"), report["model"]]
+    path = folder / f"{'-'.join(str(p) for p in parts if p)}.json"
     path.write_text(json.dumps(report, indent=2), encoding="utf-8")
     return path

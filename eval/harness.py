@@ -18,29 +18,42 @@ from rag.engine import Engine
 def build_systems(engine: Engine, compare_baseline: bool, work_dir: Path, corpus: Corpus) -> list:
     systems: list = [NewsdeskSystem(engine)]
     if compare_baseline:
-        systems.append(
-            BaselineSystem(
-                [corpus.articles],
-                engine.embedder,
-                engine.generator,
-                engine.model_name,
-                work_dir / "baseline",
-                engine.settings.prompts_dir,
-            )
-        )
+        systems.append(baseline_system(engine, work_dir, corpus))
     return systems
+
+
+def baseline_system(engine: Engine, work_dir: Path, corpus: Corpus) -> BaselineSystem:
+    """The plain pipeline over the same articles as `engine`, sharing its models, so the two
+    differ only in what they do with them."""
+    return BaselineSystem(
+        [corpus.articles],
+        engine.embedder,
+        engine.generator,
+        engine.model_name,
+        work_dir / "baseline",
+        engine.settings.prompts_dir,
+    )
+
+
+def private_engine(
+    settings: Settings, work_dir: Path, embedder: object = None, show_progress: bool = True
+) -> Engine:
+    """An engine over an empty store of its own in `work_dir`: results do not depend on what
+    the user ingested. An embedder already loaded (a test's) is shared rather than loaded
+    again. Answers are never taken from the answer cache: every question is timed and scored
+    as answered."""
+    update = {"data_dir": work_dir / "data", "answer_cache": 0}
+    engine = Engine(settings.model_copy(update=update), show_progress=show_progress)
+    if embedder is not None:
+        engine.__dict__["embedder"] = embedder
+    return engine
 
 
 def corpus_engine(
     settings: Settings, work_dir: Path, corpus: Corpus | None = None, embedder: object = None
 ) -> Engine:
-    """A private store over one corpus: results do not depend on what the user ingested.
-    An embedder already loaded (a test's) is shared rather than loaded again. Answers are
-    never taken from the answer cache: every question is timed and scored as answered."""
-    update = {"data_dir": work_dir / "data", "answer_cache": 0}
-    engine = Engine(settings.model_copy(update=update), show_progress=True)
-    if embedder is not None:
-        engine.__dict__["embedder"] = embedder
+    """A private store over one corpus (the seeds when none is named)."""
+    engine = private_engine(settings, work_dir, embedder)
     engine.ingest([corpus.articles if corpus else settings.seeds_dir])
     return engine
 

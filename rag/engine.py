@@ -33,7 +33,13 @@ from rag.index.embedding import Embedder
 from rag.index.store import Store
 from rag.ingest.loading import Article
 from rag.ingest.pipeline import Ingested, IngestReport, ingest_article, ingest_paths
-from rag.llm.generation import TextGenerator, load_generator
+from rag.llm.generation import (
+    StageTimes,
+    TextGenerator,
+    load_generator,
+    timed_steps,
+    timing_stages,
+)
 from rag.llm.model_files import PRESETS, local_model_file, resolve_model
 from rag.llm.prompts import PromptSet
 from rag.llm.remote_llm import RemoteGenerator, estimate_tokens, load_remote_generator
@@ -68,6 +74,9 @@ class Prepared:
     # Where the answer is kept in the answer cache, and the store version it was made from.
     cache_key: str | None = None
     store_version: str = ""
+    # Where this answer's time went after retrieval; one per question, so requests sharing
+    # the generator never add to each other's.
+    times: StageTimes = field(default_factory=StageTimes)
 
 
 @dataclass
@@ -432,7 +441,10 @@ class Engine:
         if isinstance(prepared, Answer):
             return prepared
         if cancel is None:
-            generation = self.generator.chat(prepared.messages, max_tokens=self.settings.max_tokens)
+            with timing_stages(prepared.times):
+                generation = self.generator.chat(
+                    prepared.messages, max_tokens=self.settings.max_tokens
+                )
             answer = self.finish(prepared, generation.text, time.perf_counter())
             self.remember(prepared, answer)
             return answer
@@ -475,22 +487,32 @@ class Engine:
         # A model server answers one request at a time: a judge request sent while its own
         # stream is unread would wait behind it, so there sentences are checked at the end.
         live = getattr(self.generator, "judges_mid_stream", True)
-        for piece in self.generator.stream(
+        stream = self.generator.stream(
             prepared.messages, max_tokens=self.settings.max_tokens, cancel=cancel
-        ):
+        )
+        for piece in timed_steps(stream, prepared.times):
             pieces.append(piece)
             yield StreamEvent("token", text=piece)
             if live:
-                for check in checker.feed("".join(pieces)):
+                for check in self._feed(prepared, checker, "".join(pieces)):
                     yield _sentence_event(check, numbers)
         if cancel is not None and cancel.is_set():
             return
         draft = "".join(pieces)
-        for check in checker.feed(draft, final=True):
+        for check in self._feed(prepared, checker, draft, final=True):
             yield _sentence_event(check, numbers)
         answer = self.finish(prepared, draft, time.perf_counter(), checker)
         self.remember(prepared, answer)
         yield StreamEvent("answer", answer=answer)
+
+    def _feed(
+        self, prepared: Prepared, checker: DraftChecker, draft: str, final: bool = False
+    ) -> list[SentenceCheck]:
+        """`checker.feed`, its time (the judge's readings included) counted as the check's."""
+        started = time.perf_counter()
+        checks = checker.feed(draft, final=final)
+        prepared.times.add("check_ms", time.perf_counter() - started)
+        return checks
 
     def draft_checker(self, prepared: Prepared) -> DraftChecker:
         """The sentence-by-sentence check of one question's draft (wording only, without
@@ -568,13 +590,17 @@ class Engine:
         holds the sentences a stream has already checked; the rest are checked here. Each
         step is a stage of `rag.answer.stages`, testable alone."""
         passages, snapshot = prepared.passages, prepared.snapshot
+        started = time.perf_counter()
         checked = stages.check(draft, checker or self.draft_checker(prepared))
         conflicts = self.conflicts(prepared.q, passages, snapshot)
         decided = stages.decide(checked, conflicts)
         if isinstance(decided, stages.Decline):
+            prepared.times.add("check_ms", time.perf_counter() - started)
             return self._decline(prepared, decided, generated)
         answer = stages.add_conflicts(decided, conflicts, passages, snapshot)
-        return self._answer(prepared, stages.cite(answer, passages, snapshot), generated)
+        cited = stages.cite(answer, passages, snapshot)
+        prepared.times.add("check_ms", time.perf_counter() - started)
+        return self._answer(prepared, cited, generated)
 
     def conflicts(
         self, question: str, passages: list[Passage], snapshot: Snapshot
@@ -587,7 +613,7 @@ class Engine:
             answer=cited.text,
             answerable=True,
             citations=cited.citations,
-            timings=_timings(prepared.started, prepared.retrieved, generated),
+            timings=_timings(prepared.started, prepared.retrieved, generated, prepared.times),
             model=self.model_name,
             best_score=round(prepared.result.best_dense, 6),
             dropped=cited.dropped,
@@ -603,6 +629,7 @@ class Engine:
             prepared.started,
             prepared.retrieved,
             generated,
+            prepared.times,
         )
         answer.dropped = list(decline.dropped)
         return answer
@@ -615,13 +642,14 @@ class Engine:
         started: float,
         retrieved: float,
         generated: float | None = None,
+        times: StageTimes | None = None,
     ) -> Answer:
         return Answer(
             question=question,
             answer=ABSTAIN_TEXT,
             answerable=False,
             citations=[],
-            timings=_timings(started, retrieved, generated or retrieved),
+            timings=_timings(started, retrieved, generated or retrieved, times),
             model=self.model_name,
             abstain_reason=reason,  # type: ignore[arg-type]
             best_score=round(result.best_dense, 6) if result else None,
@@ -643,10 +671,20 @@ def _as_text(fields: dict[str, object]) -> dict[str, object]:
     return fields
 
 
-def _timings(started: float, retrieved: float, generated: float) -> Timings:
+def _timings(
+    started: float, retrieved: float, generated: float, times: StageTimes | None = None
+) -> Timings:
     now = time.perf_counter()
+    stages = times or StageTimes()
     return Timings(
         retrieve_ms=round((retrieved - started) * 1000, 2),
         generate_ms=round((generated - retrieved) * 1000, 2),
         total_ms=round((now - started) * 1000, 2),
+        prompt_ms=_ms(stages.prompt_ms),
+        draft_ms=_ms(stages.draft_ms),
+        check_ms=_ms(stages.check_ms),
     )
+
+
+def _ms(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)

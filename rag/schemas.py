@@ -92,6 +92,22 @@ class Timings(BaseModel):
     retrieve_ms: float
     generate_ms: float
     total_ms: float
+    # Where the time after retrieval went, stage by stage; null when not measured.
+    prompt_ms: float | None = Field(
+        default=None,
+        description="Prompt evaluation before the first draft token (not the wait for the "
+        "model); null with a model server or when the model was not called.",
+    )
+    draft_ms: float | None = Field(
+        default=None,
+        description="Decoding the draft after the prompt; null with a model server or when "
+        "the model was not called.",
+    )
+    check_ms: float | None = Field(
+        default=None,
+        description="The support check (its judge readings included) and turning the draft "
+        "into the cited answer, mid-stream and after; null when the model was not called.",
+    )
 
 
 class AnswerSentence(BaseModel):

@@ -35,6 +35,8 @@ def test_troops_question_answered_from_the_refusal_passages(troops_answer, seede
     assert cited_docs & {"000_0ab7ffefb9095089", "002_e7c760b7ca99449a"}, answer.citations
     assert_citations_are_exact(answer)
     assert answer.timings.total_ms >= answer.timings.generate_ms > 0
+    t = answer.timings  # where the time went: every stage measured
+    assert t.prompt_ms and t.draft_ms and t.check_ms and t.prompt_ms + t.draft_ms < t.total_ms
     assert answer.model == "qwen2.5-coder-1.5b"
     # The passage that names Germany ("ruled out deploying troops", 000) reaches the model.
     passages = seeded_engine.context(seeded_engine.retrieve(QUESTION))

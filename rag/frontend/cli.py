@@ -585,6 +585,13 @@ def bench(
         int,
         typer.Option(min=1, max=40, help="How many fixed questions to time.", show_default=True),
     ] = 8,
+    corpus: Annotated[
+        str,
+        typer.Option(
+            help="Which corpus to time: seeds or bbc-dev (in a private store).",
+            show_default=True,
+        ),
+    ] = "seeds",
     model: ModelOpt = None,
     baseline: Annotated[
         bool,
@@ -602,11 +609,17 @@ def bench(
         ),
     ] = False,
 ) -> None:
-    """Time cold start, ingest, retrieval, answers, first token, raw llama.cpp and the baseline."""
+    """Time cold start, ingest, retrieval, answers stage by stage, first token, raw llama.cpp
+    and the baseline."""
     import json
 
     from eval.bench import REPORTS, print_bench, run_bench, write_bench
+    from eval.corpora import CORPORA
 
+    if corpus not in CORPORA:
+        raise typer.BadParameter(f"unknown corpus {corpus!r}: use {' or '.join(CORPORA)}")
+    if deploy and corpus != "seeds":
+        raise typer.BadParameter("--deploy times the seeds only: leave out --corpus")
     settings = _settings(model=model)
     _check_model(settings)
     if deploy:
@@ -615,7 +628,9 @@ def bench(
         report = run_deploy_bench(settings, n_questions=questions, console=err)
         kind = "deploy"
     else:
-        report = run_bench(settings, n_questions=questions, baseline=baseline, console=err)
+        report = run_bench(
+            settings, n_questions=questions, baseline=baseline, console=err, corpus=corpus
+        )
         kind = "bench"
     path = write_bench(report, out_dir or REPORTS, kind=kind)
     if as_json:

@@ -17,10 +17,10 @@ import math
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol, TypeVar
 
 import numpy as np
 
@@ -29,6 +29,8 @@ from rag.llm.prompt_cache import SystemTurnCache, common_length
 
 # Prompt tokens evaluated between two looks at a cancelled request: about a second on 2 cores.
 PREFILL_SLICE = 64
+
+T = TypeVar("T")
 
 
 def physical_cores() -> int:
@@ -94,6 +96,63 @@ def record_usage(prompt_tokens: int, completion_tokens: int) -> None:
     if usage is not None:
         usage.prompt_tokens += prompt_tokens
         usage.completion_tokens += completion_tokens
+
+
+Stage = Literal["prompt_ms", "draft_ms", "check_ms"]
+
+
+@dataclass
+class StageTimes:
+    """Milliseconds one answer spent in each stage after retrieval, for `Timings`. A stage
+    stays None when nothing measured it: a model server does not say how its time divides
+    between the prompt and the draft, and an answer from before generation has neither."""
+
+    prompt_ms: float | None = None
+    draft_ms: float | None = None
+    check_ms: float | None = None
+
+    def add(self, stage: Stage, seconds: float) -> None:
+        setattr(self, stage, (getattr(self, stage) or 0.0) + seconds * 1000)
+
+
+_timing = threading.local()
+
+
+@contextlib.contextmanager
+def timing_stages(times: StageTimes) -> Iterator[StageTimes]:
+    """Add to `times` what every generation this thread runs inside the block measures. The
+    generator is shared by every request, so it cannot keep one request's times itself; the
+    thread running one answer's generation is that request's alone. Hold the block only
+    around work that does not yield (see `timed_steps`): across a yield it would also catch
+    whatever else the thread runs meanwhile, and a generator closed on another thread would
+    leave it set there."""
+    outer = getattr(_timing, "times", None)
+    _timing.times = times
+    try:
+        yield times
+    finally:
+        _timing.times = outer
+
+
+def record_stage(stage: Stage, seconds: float) -> None:
+    """Count time towards the block of `timing_stages` this thread is in, if any."""
+    times = getattr(_timing, "times", None)
+    if times is not None:
+        times.add(stage, seconds)
+
+
+def timed_steps(items: Iterable[T], times: StageTimes) -> Iterator[T]:
+    """`items` (a stream of draft pieces) with each step's work recorded into `times`, and
+    only that: the time the consumer spends between two pieces (checking a sentence, sending
+    an event) is not the model's."""
+    steps = iter(items)
+    while True:
+        with timing_stages(times):
+            try:
+                item = next(steps)
+            except StopIteration:
+                return
+        yield item
 
 
 def generation_from_response(result: dict, started: float) -> Generation:
@@ -178,8 +237,11 @@ class Generator:
     def chat(self, messages: list[dict[str, str]], max_tokens: int = 256) -> Generation:
         started = time.perf_counter()
         with self._lock:
+            prompt = time.perf_counter()  # not counting the wait for another request's turn
             self._system_turn.settle(messages)
             self._prefill(messages)
+            decoding = time.perf_counter()
+            record_stage("prompt_ms", decoding - prompt)
             result = self._llm.create_chat_completion(
                 messages=messages,  # type: ignore[arg-type]
                 temperature=0.0,
@@ -187,6 +249,7 @@ class Generator:
                 max_tokens=max_tokens,
                 seed=0,
             )
+            record_stage("draft_ms", time.perf_counter() - decoding)
         generation = generation_from_response(result, started)  # type: ignore[arg-type]
         record_usage(generation.prompt_tokens, generation.completion_tokens)
         return generation
@@ -291,8 +354,12 @@ class Generator:
         with self._lock:
             if cancel is not None and cancel.is_set():
                 return  # the caller left while waiting for the model
+            prompt = time.perf_counter()
             self._system_turn.settle(messages)
-            if not self._prefill(messages, cancel):
+            prefilled = self._prefill(messages, cancel)
+            decoding = time.perf_counter()
+            record_stage("prompt_ms", decoding - prompt)
+            if not prefilled:
                 return  # the caller left during prompt evaluation
             chunks = self._llm.create_chat_completion(
                 messages=messages,  # type: ignore[arg-type]
@@ -312,7 +379,12 @@ class Generator:
                     finish = choice.get("finish_reason") or finish
                     piece = choice.get("delta", {}).get("content")
                     if piece:
+                        # Decoding only: while the piece is out, the stream's thread may be
+                        # judging a sentence, which is the check's time, not the draft's.
+                        record_stage("draft_ms", time.perf_counter() - decoding)
                         yield piece
+                        decoding = time.perf_counter()
+                record_stage("draft_ms", time.perf_counter() - decoding)
             finally:
                 self._streaming = False
                 with contextlib.suppress(Exception):
