@@ -8,10 +8,13 @@ from rag.ingest.loading import Span, load_article
 SEEDS = sorted((Path(__file__).resolve().parent.parent / "seeds").glob("*.txt"))
 
 
+def sentences_of(text: str) -> list[str]:
+    return [text[s.start : s.end] for s in split_sentences(text, Span(0, len(text)))]
+
+
 def test_sentence_splitter_respects_abbreviations_and_quotes():
     text = 'Mr. Healey met Dr. Smith in the U.S. on Monday. He said: "We are ready." Then he left.'
-    sents = [text[s.start : s.end] for s in split_sentences(text, Span(0, len(text)))]
-    assert sents == [
+    assert sentences_of(text) == [
         "Mr. Healey met Dr. Smith in the U.S. on Monday.",
         'He said: "We are ready."',
         "Then he left.",
@@ -20,8 +23,7 @@ def test_sentence_splitter_respects_abbreviations_and_quotes():
 
 def test_a_sentence_ending_in_a_digit_or_bracket_ends_there():
     text = 'It will stay on Radio 1. "It is new," he said. It cost $2bn (£1bn ). Shares fell.'
-    sents = [text[s.start : s.end] for s in split_sentences(text, Span(0, len(text)))]
-    assert sents == [
+    assert sentences_of(text) == [
         "It will stay on Radio 1.",
         '"It is new," he said.',
         "It cost $2bn (£1bn ).",

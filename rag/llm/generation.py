@@ -20,7 +20,7 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Protocol, TypeVar
+from typing import Any, Generic, Literal, Protocol, TypeVar
 
 import numpy as np
 
@@ -73,26 +73,40 @@ class TokenUsage:
         return self.prompt_tokens + self.completion_tokens
 
 
-_counting = threading.local()
+class _PerThread(Generic[T]):
+    """A value that code on one thread adds to inside a block. The generator is shared by
+    every request, so it cannot keep one request's counts itself; the thread that produces
+    one answer is that request's alone. Blocks nest: the inner one counts, the outer one is
+    put back after it."""
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+
+    @contextlib.contextmanager
+    def block(self, value: T) -> Iterator[T]:
+        outer = self.current()
+        self._local.value = value
+        try:
+            yield value
+        finally:
+            self._local.value = outer
+
+    def current(self) -> T | None:
+        return getattr(self._local, "value", None)
 
 
-@contextlib.contextmanager
-def counting_usage() -> Iterator[TokenUsage]:
+_usage: _PerThread[TokenUsage] = _PerThread()
+
+
+def counting_usage() -> contextlib.AbstractContextManager[TokenUsage]:
     """Add up the tokens of every generation (not the support judge's yes/no readings) that
-    this thread runs inside the block. Answers carry no token counts, and a generator is shared
-    by every request, so its last call may be another request's; the thread that produces one
-    answer is that request's alone."""
-    usage, outer = TokenUsage(), getattr(_counting, "usage", None)
-    _counting.usage = usage
-    try:
-        yield usage
-    finally:
-        _counting.usage = outer
+    this thread runs inside the block: answers carry no token counts."""
+    return _usage.block(TokenUsage())
 
 
 def record_usage(prompt_tokens: int, completion_tokens: int) -> None:
     """Count one generation towards the block of `counting_usage` this thread is in, if any."""
-    usage = getattr(_counting, "usage", None)
+    usage = _usage.current()
     if usage is not None:
         usage.prompt_tokens += prompt_tokens
         usage.completion_tokens += completion_tokens
@@ -115,28 +129,20 @@ class StageTimes:
         setattr(self, stage, (getattr(self, stage) or 0.0) + seconds * 1000)
 
 
-_timing = threading.local()
+_stage_times: _PerThread[StageTimes] = _PerThread()
 
 
-@contextlib.contextmanager
-def timing_stages(times: StageTimes) -> Iterator[StageTimes]:
-    """Add to `times` what every generation this thread runs inside the block measures. The
-    generator is shared by every request, so it cannot keep one request's times itself; the
-    thread running one answer's generation is that request's alone. Hold the block only
-    around work that does not yield (see `timed_steps`): across a yield it would also catch
-    whatever else the thread runs meanwhile, and a generator closed on another thread would
-    leave it set there."""
-    outer = getattr(_timing, "times", None)
-    _timing.times = times
-    try:
-        yield times
-    finally:
-        _timing.times = outer
+def timing_stages(times: StageTimes) -> contextlib.AbstractContextManager[StageTimes]:
+    """Add to `times` what every generation this thread runs inside the block measures. Hold
+    the block only around work that does not yield (see `timed_steps`): across a yield it would
+    also catch whatever else the thread runs meanwhile, and a generator closed on another
+    thread would leave it set there."""
+    return _stage_times.block(times)
 
 
 def record_stage(stage: Stage, seconds: float) -> None:
     """Count time towards the block of `timing_stages` this thread is in, if any."""
-    times = getattr(_timing, "times", None)
+    times = _stage_times.current()
     if times is not None:
         times.add(stage, seconds)
 
