@@ -16,7 +16,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
-def _default_cache_dir() -> Path:
+def default_cache_dir() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "newsdesk"
 
@@ -38,8 +38,9 @@ class Settings(BaseSettings):
     seeds_dir: Path = Field(PROJECT_ROOT / "seeds", description="The built-in corpus.")
     prompts_dir: Path = Field(PROJECT_ROOT / "prompts", description="Prompt templates.")
     cache_dir: Path = Field(
-        default_factory=_default_cache_dir,
-        description="Assembled GGUF files, and the system prompt's evaluated KV cache (kv/).",
+        default_factory=default_cache_dir,
+        description="Assembled GGUF files, the system prompt's evaluated KV cache (kv/) "
+        "and the embedder's ONNX export (embedder/).",
     )
 
     model: str = Field("qwen2.5-coder-1.5b", description="Preset name or path to a .gguf file.")

@@ -108,7 +108,11 @@ class Engine:
 
     @cached_property
     def embedder(self) -> Embedder:
-        return Embedder(self.settings.embed_model_dir, batch_size=self.settings.embed_batch_size)
+        return Embedder(
+            self.settings.embed_model_dir,
+            batch_size=self.settings.embed_batch_size,
+            cache_dir=self.settings.cache_dir,
+        )
 
     @cached_property
     def prompts(self) -> PromptSet:

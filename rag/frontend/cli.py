@@ -387,13 +387,17 @@ def models(
         ),
     ] = None,
 ) -> None:
-    """List model presets and whether each is ready; assemble one with --prepare."""
+    """List model presets and whether each is ready; assemble one with --prepare (which also
+    readies the embedder: its one-time ONNX export)."""
+    from rag.index.embedding import Embedder
     from rag.llm.model_files import PRESETS, resolve_model
 
     settings = get_settings()
     if prepare:
         path = resolve_model(prepare, settings.cache_dir, show_progress=True)
         out.print(f"{prepare}: ready at {path}", soft_wrap=True)
+        embedder = Embedder(settings.embed_model_dir, cache_dir=settings.cache_dir)
+        out.print(f"embedder {embedder.name}: ready ({embedder.backend})", soft_wrap=True)
         return
     for name, preset in PRESETS.items():
         target = settings.cache_dir / preset.filename

@@ -11,7 +11,6 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -55,31 +54,61 @@ def embedder_name(model_dir: Path | None = None) -> str:
 
 
 class Embedder:
-    """A loaded sentence-transformers model; encode() is safe to call from several threads."""
+    """A loaded sentence encoder; encode() is safe to call from several threads.
 
-    def __init__(self, model_dir: Path | None = None, batch_size: int = 32) -> None:
+    Mean-pooled folders (the default MiniLM among them) run on onnxruntime
+    (`rag.index.onnx_encoder`): the same vectors without importing torch, which was most of a
+    cold start. Other folders run on sentence-transformers."""
+
+    def __init__(
+        self, model_dir: Path | None = None, batch_size: int = 32, cache_dir: Path | None = None
+    ) -> None:
         self.model_dir = Path(model_dir) if model_dir else default_model_dir()
         if not (self.model_dir / "modules.json").exists():
             raise NewsdeskError(
                 f"{self.model_dir} is not a sentence-transformers model folder (no modules.json)"
             )
-        from sentence_transformers import SentenceTransformer
-        from transformers.utils import logging as hf_logging
+        from rag.config import default_cache_dir
+        from rag.index.onnx_encoder import load_onnx_encoder
 
-        hf_logging.disable_progress_bar()
-        self._model = SentenceTransformer(str(self.model_dir), device="cpu")
+        # OMP_NUM_THREADS bounds torch's threads; it bounds onnxruntime's the same way here.
+        threads = int(os.environ.get("OMP_NUM_THREADS", "0") or 0)
+        self._onnx = load_onnx_encoder(self.model_dir, cache_dir or default_cache_dir(), threads)
+        self._model: Any = None
+        if self._onnx is not None:
+            self.dimension = self._onnx.dimension
+        else:
+            from sentence_transformers import SentenceTransformer
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.disable_progress_bar()
+            self._model = SentenceTransformer(str(self.model_dir), device="cpu")
+            dim = getattr(self._model, "get_embedding_dimension", None) or (
+                self._model.get_sentence_embedding_dimension
+            )
+            self.dimension = int(dim() or 0)
         self.batch_size = batch_size
         self.name = embedder_name(self.model_dir)
-        dim = getattr(self._model, "get_embedding_dimension", None) or (
-            self._model.get_sentence_embedding_dimension
-        )
-        self.dimension = int(dim() or 0)
+        self.backend = "onnxruntime" if self._onnx is not None else "sentence-transformers"
         # The model runs one call at a time (its tokenizer is not re-entrant). Foreground calls
         # (queries, the support check) count themselves in `_foreground` while they wait or run;
         # a background slice starts only when none does, so a query waits for one slice at most.
         self._lock = threading.Lock()
         self._turn = threading.Condition(threading.Lock())
         self._foreground = 0
+
+    def _run(self, texts: list[str], batch_size: int) -> np.ndarray:
+        """Unit vectors for `texts`, by whichever backend is loaded. Callers hold the lock."""
+        if self._onnx is not None:
+            return self._onnx.encode(texts, batch_size)
+        vectors = self._model.encode(
+            texts,
+            batch_size=batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return np.asarray(vectors, dtype=np.float32)
 
     @contextlib.contextmanager
     def _first_in_line(self) -> Iterator[None]:
@@ -97,14 +126,7 @@ class Embedder:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         with self._first_in_line():
-            vectors = self._model.encode(
-                texts,
-                batch_size=self.batch_size,
-                normalize_embeddings=True,
-                convert_to_numpy=True,
-                show_progress_bar=False,
-            )
-        return np.asarray(vectors, dtype=np.float32)
+            return self._run(texts, self.batch_size)
 
     def encode_background(
         self,
@@ -143,58 +165,16 @@ class Embedder:
                     self._turn.wait()
                 self._lock.acquire()
             try:
-                vectors = self._model.encode(
-                    [texts[i] for i in idx],
-                    batch_size=len(idx),
-                    normalize_embeddings=True,
-                    convert_to_numpy=True,
-                    show_progress_bar=False,
-                )
+                vectors = self._run([texts[i] for i in idx], len(idx))
             finally:
                 self._lock.release()
             spent = time.perf_counter() - began
-            out[idx] = np.asarray(vectors, dtype=np.float32)
+            out[idx] = vectors
             done += len(idx)
             if progress is not None:
                 progress(done, len(texts))
         return out
 
     def encode_one(self, text: str) -> np.ndarray:
-        """One query, on the latency path: straight through the transformer when the model is
-        the usual mean-pooled one (same vector, about 4 ms less sentence-transformers overhead
-        per call on two cores), else through encode()."""
-        if self._fast_path is None:
-            return self.encode([text])[0]
-        import torch
-
-        transformer, tokenizer, max_length = self._fast_path
-        with self._first_in_line(), torch.inference_mode():
-            batch = tokenizer(
-                [text], return_tensors="pt", truncation=True, max_length=max_length, padding=True
-            )
-            hidden = transformer(**batch).last_hidden_state
-            mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-            vector = torch.nn.functional.normalize(pooled, p=2, dim=-1)
-        return vector[0].numpy().astype(np.float32)
-
-    @cached_property
-    def _fast_path(self) -> tuple[Any, Any, int] | None:
-        modules = list(self._model)
-        names = [type(m).__name__ for m in modules]
-        if names[:2] != ["Transformer", "Pooling"] or names[2:] not in ([], ["Normalize"]):
-            return None
-        pooling = modules[1]
-        # sentence-transformers 5 keeps the mode as a string; older versions as flags.
-        mode = getattr(pooling, "pooling_mode", None)
-        if mode is None and getattr(pooling, "pooling_mode_mean_tokens", False):
-            others = ("cls_token", "max_tokens", "mean_sqrt_len_tokens", "weightedmean_tokens")
-            if not any(getattr(pooling, f"pooling_mode_{o}", False) for o in others):
-                mode = "mean"
-        if mode != "mean" or getattr(pooling, "include_prompt", True) is not True:
-            return None
-        transformer = getattr(modules[0], "auto_model", None)
-        tokenizer = getattr(self._model, "tokenizer", None)
-        if transformer is None or tokenizer is None:
-            return None
-        return transformer, tokenizer, int(self._model.max_seq_length or 256)
+        """One query, on the latency path (about 3 ms of MiniLM on onnxruntime)."""
+        return self.encode([text])[0]

@@ -136,7 +136,9 @@ def _reindex(
 ) -> ReindexReport:
     started = time.perf_counter()
     store = Store(settings.data_dir, chroma_url=settings.chroma_url, check_vectors=False)
-    embedder = embedder or Embedder(settings.embed_model_dir, settings.embed_batch_size)
+    embedder = embedder or Embedder(
+        settings.embed_model_dir, settings.embed_batch_size, settings.cache_dir
+    )
     fingerprint = pipeline_fingerprint(settings, embedder.name)
     records = store.list_documents()
     report = ReindexReport()
