@@ -33,8 +33,8 @@ $(STAMP): pyproject.toml Makefile
 run: setup
 	$(BIN)/newsdesk serve
 
-# Tests that never load the GGUF model run on every core (pytest-xdist), one torch thread per
-# worker (with torch's default of one thread per core, two workers on two cores took 2.7 times
+# Tests that never load the GGUF model run on every core (pytest-xdist), one embedder thread per
+# worker (with the default of one thread per core, two workers on two cores took 2.7 times
 # as long); the model's tests run one at a time, as each already uses every core and several
 # time what they watch.
 WORKERS ?= auto

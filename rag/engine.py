@@ -157,8 +157,8 @@ class Engine:
     def warm_up(self) -> None:
         """Load everything and evaluate the fixed system prompt once, so its KV is cached.
 
-        The model loads and evaluates on a second thread while torch and the embedder import on
-        this one: llama.cpp releases the GIL, so cold start costs about the slower of the two."""
+        The model loads and evaluates on a second thread while the embedder loads on this one:
+        llama.cpp releases the GIL, so cold start costs about the slower of the two."""
         _ = self.store, self.prompts
         with ThreadPoolExecutor(1, thread_name_prefix="newsdesk-warm") as pool:
             model = pool.submit(
