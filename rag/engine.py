@@ -108,11 +108,7 @@ class Engine:
 
     @cached_property
     def embedder(self) -> Embedder:
-        return Embedder(
-            self.settings.embed_model_dir,
-            batch_size=self.settings.embed_batch_size,
-            cache_dir=self.settings.cache_dir,
-        )
+        return Embedder.from_settings(self.settings)
 
     @cached_property
     def prompts(self) -> PromptSet:

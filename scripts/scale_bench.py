@@ -78,11 +78,7 @@ def main() -> None:
     sizes = [int(s) for s in args.sizes.split(",")]
 
     settings = Settings()
-    embedder = Embedder(
-        settings.embed_model_dir,
-        batch_size=settings.embed_batch_size,
-        cache_dir=settings.cache_dir,
-    )
+    embedder = Embedder.from_settings(settings)
     pool = seed_sentences(settings)
     pool_vecs = embedder.encode(pool)
     by_text = dict(zip(pool, pool_vecs, strict=True))

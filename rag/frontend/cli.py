@@ -396,7 +396,7 @@ def models(
     if prepare:
         path = resolve_model(prepare, settings.cache_dir, show_progress=True)
         out.print(f"{prepare}: ready at {path}", soft_wrap=True)
-        embedder = Embedder(settings.embed_model_dir, cache_dir=settings.cache_dir)
+        embedder = Embedder.from_settings(settings)
         out.print(f"embedder {embedder.name}: ready ({embedder.backend})", soft_wrap=True)
         return
     for name, preset in PRESETS.items():

@@ -12,11 +12,14 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from rag.errors import NewsdeskError
+
+if TYPE_CHECKING:
+    from rag.config import Settings
 
 # Make any accidental hub lookup fail fast instead of hanging on a closed network.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -96,6 +99,11 @@ class Embedder:
         self._lock = threading.Lock()
         self._turn = threading.Condition(threading.Lock())
         self._foreground = 0
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Embedder:
+        """The configured embedder, its export kept in the configured cache directory."""
+        return cls(settings.embed_model_dir, settings.embed_batch_size, settings.cache_dir)
 
     def _run(self, texts: list[str], batch_size: int) -> np.ndarray:
         """Unit vectors for `texts`, by whichever backend is loaded. Callers hold the lock."""

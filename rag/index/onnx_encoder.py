@@ -22,6 +22,9 @@ from typing import Any
 
 import numpy as np
 
+# embedding.py imports this module only when an Embedder is made, so this is no import cycle.
+from rag.index.embedding import embedder_name
+
 log = logging.getLogger(__name__)
 
 # Bump when the exported graph changes (inputs, outputs, opset): older exports are not used.
@@ -66,8 +69,7 @@ def export_path(model_dir: Path, cache_dir: Path) -> Path:
     for path in sorted(p for p in model_dir.rglob("*") if p.is_file()):
         stat = path.stat()
         digest.update(f"{path.relative_to(model_dir)}|{stat.st_size}|{stat.st_mtime_ns}".encode())
-    name = model_dir.name if model_dir.name != "model" else model_dir.parent.name
-    return cache_dir / "embedder" / f"{name}-{digest.hexdigest()[:16]}.onnx"
+    return cache_dir / "embedder" / f"{embedder_name(model_dir)}-{digest.hexdigest()[:16]}.onnx"
 
 
 def export(model_dir: Path, target: Path) -> None:

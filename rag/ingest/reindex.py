@@ -136,9 +136,7 @@ def _reindex(
 ) -> ReindexReport:
     started = time.perf_counter()
     store = Store(settings.data_dir, chroma_url=settings.chroma_url, check_vectors=False)
-    embedder = embedder or Embedder(
-        settings.embed_model_dir, settings.embed_batch_size, settings.cache_dir
-    )
+    embedder = embedder or Embedder.from_settings(settings)
     fingerprint = pipeline_fingerprint(settings, embedder.name)
     records = store.list_documents()
     report = ReindexReport()
