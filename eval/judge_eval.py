@@ -49,8 +49,10 @@ def judge_scores(engine, pairs: list[Pair]) -> list[float]:  # rag.engine.Engine
     scores = []
     for pair in track(pairs, description="judge", transient=True):
         passage = engine.prompts.render_passage(1, None, "", pair.evidence)
-        ask = engine.prompts.judge_messages([passage], claim_text(pair.claim), [1], [pair.evidence])
-        result = engine.generator.judge([ask])
+        claims = [(claim_text(pair.claim), [1])]
+        result = engine.generator.judge(
+            engine.prompts.judge_prompts([passage], claims, {1: pair.evidence})
+        )
         scores.append(result[0] if result else float("nan"))
     return scores
 

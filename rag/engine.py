@@ -541,17 +541,8 @@ class Engine:
 
         rendered = self.render_passages(prepared.passages)
 
-        texts = [p.text for p in prepared.passages]
-
-        def run(items: list[tuple[str, list[int]]]) -> list[float] | None:
-            return self._p_yes(
-                [
-                    self.prompts.judge_messages(
-                        rendered, claim, cited, [texts[n - 1] for n in cited]
-                    )
-                    for claim, cited in items
-                ]
-            )
+        def run(items: list[tuple[str, list[int]]], quotes: dict[int, str]) -> list[float] | None:
+            return self._p_yes(self.prompts.judge_prompts(rendered, items, quotes))
 
         return run
 

@@ -10,6 +10,7 @@ import pytest
 from rag.llm import kv_state
 from rag.llm.generation import PREFILL_SLICE
 from rag.llm.prompt_cache import SystemTurnCache, common_length
+from rag.llm.prompts import PromptSet
 
 QUESTION = "Which countries refused to send troops to Ukraine?"
 OTHERS = ["Who is the UK Prime Minister?", "How many drones were destroyed?"]
@@ -173,6 +174,18 @@ def test_a_state_dir_that_cannot_be_written_only_costs_time(seeded_engine, tmp_p
         assert generator._llm.n_tokens == len(cache.prefix(messages[0]["content"]))
 
 
+def test_each_claim_is_judged_beside_the_passages_it_cites(settings):
+    prompts = PromptSet.load(settings.prompts_dir)
+    claims = [("A rose.", [1]), ("C held.", [2])]
+    quotes = {1: "A rose and B fell.", 2: "B fell, C held."}
+    asks = prompts.judge_prompts(["[1] ...", "[2] ..."], claims, quotes)
+    assert len(asks) == 2
+    first, second = (ask[-1]["content"] for ask in asks)
+    assert "[1] ...\n\n[2] ..." in first and "[1] ...\n\n[2] ..." in second  # the draft's
+    assert 'Passage [1]: "A rose and B fell."' in first and "Passage [2]" not in first
+    assert 'Passage [2]: "B fell, C held."' in second and "Passage [1]:" not in second
+
+
 @pytest.mark.slow
 def test_the_judge_reads_meaning_not_shared_words(seeded_engine):
     # Pairs from eval/support_pairs.jsonl: each wrong claim shares nearly every word with its
@@ -191,14 +204,23 @@ def test_the_judge_reads_meaning_not_shared_words(seeded_engine):
             "Sergei Lavrov welcomed the prospect of NATO members joining the coalition.",
         ),
     ]
-    engine = seeded_engine
+    engine, prompts = seeded_engine, seeded_engine.prompts
+    threshold = engine.settings.support_threshold
+
+    def judge(evidence: str, claims: list[str]) -> list[float]:
+        passage = prompts.render_passage(1, None, "", evidence)
+        asks = prompts.judge_prompts([passage], [(c, [1]) for c in claims], {1: evidence})
+        return engine.generator.judge(asks)
+
     for evidence, right, wrong in cases:
-        passage = engine.prompts.render_passage(1, None, "", evidence)
-        asks = [
-            engine.prompts.judge_messages([passage], c, [1], [evidence]) for c in (right, wrong)
-        ]
-        p_right, p_wrong = engine.generator.judge(asks)
-        assert p_right > engine.settings.support_threshold > p_wrong, (right, p_right, p_wrong)
+        [p_right], [p_wrong] = judge(evidence, [right]), judge(evidence, [wrong])
+        assert p_right > threshold > p_wrong, (right, p_right, p_wrong)
+        # An answer's sentences are judged together: each verdict reads its own claim,
+        # whichever comes first.
+        together = judge(evidence, [right, wrong])
+        assert together[0] > threshold > together[1], (right, together)
+        together = judge(evidence, [wrong, right])
+        assert together[1] > threshold > together[0], (right, together)
 
 
 @pytest.mark.slow
@@ -226,7 +248,7 @@ def test_judging_between_two_tokens_leaves_the_draft_as_it_would_have_been(seede
     prepared = engine.prepare(QUESTION)
     alone = "".join(generator.stream(prepared.messages, max_tokens=40))
     rendered = engine.render_passages(prepared.passages)
-    ask = engine.prompts.judge_messages(rendered, alone, [1], [prepared.passages[0].text])
+    [ask] = engine.prompts.judge_prompts(rendered, [(alone, [1])], {1: prepared.passages[0].text})
     [expected] = generator.judge([ask])
     pieces, scores = [], []
     for piece in generator.stream(prepared.messages, max_tokens=40):

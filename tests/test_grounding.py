@@ -265,10 +265,10 @@ def test_with_a_judge_shared_words_prove_nothing():
     refused = passage(
         "s", "Italy has refused to send troops to Ukraine, its foreign minister said."
     )
-    asked: list[tuple[str, list[int]]] = []
+    calls: list[tuple[list[tuple[str, list[int]]], dict[int, str]]] = []
 
-    def judge(items):
-        asked.extend(items)
+    def judge(items, quotes):
+        calls.append((items, quotes))
         return [0.1 if "will send" in claim else 0.9 for claim, _ in items]
 
     g = ground_answer(
@@ -279,17 +279,42 @@ def test_with_a_judge_shared_words_prove_nothing():
     )
     assert g.text == "Italy refused to send troops [1]."
     assert g.dropped == ["Italy will send troops to Ukraine."]
-    # Both claims went to the judge in one call, each with the passage it cites.
-    assert asked == [
-        ("Italy will send troops to Ukraine.", [1]),
-        ("Italy refused to send troops.", [1]),
+    # Both claims went to the judge in one call, each with the passage it cites, quoted once.
+    assert calls == [
+        (
+            [("Italy will send troops to Ukraine.", [1]), ("Italy refused to send troops.", [1])],
+            {1: refused.text},
+        )
     ]
+
+
+def test_the_judge_is_shown_the_sentences_a_claim_leans_on():
+    # A quote costs prompt tokens: the judge sees the sentence that carries the claim's words,
+    # not the whole passage, and the whole passage when no shorter run carries them.
+    long = passage_of(
+        "w",
+        [
+            "The museum reopened on Monday after a two-year refit.",
+            "Its director, Anna Veld, expects 40,000 visitors in the first year.",
+            "The city paid for most of the work.",
+        ],
+    )
+    shown: list[dict[int, str]] = []
+
+    def judge(items, quotes):
+        shown.append(quotes)
+        return [0.9] * len(items)
+
+    ground_answer("Anna Veld expects 40,000 visitors [1].", [long], bow, judge=judge)
+    ground_answer("The museum, refitted by the city, reopened [1].", [long], bow, judge=judge)
+    assert shown[0] == {1: "Its director, Anna Veld, expects 40,000 visitors in the first year."}
+    assert shown[1] == {1: long.text}
 
 
 def test_the_judge_never_sees_a_claim_the_names_and_numbers_filter_rejected():
     seen: list[str] = []
 
-    def judge(items):
+    def judge(items, quotes):
         seen.extend(claim for claim, _ in items)
         return [1.0] * len(items)
 
@@ -299,7 +324,9 @@ def test_the_judge_never_sees_a_claim_the_names_and_numbers_filter_rejected():
 
 def test_without_a_readable_judge_the_wording_check_decides():
     # A remote model gives no token probabilities: the judge returns None.
-    g = ground_answer("The strike killed 22 people [2].", PASSAGES, bow, judge=lambda items: None)
+    g = ground_answer(
+        "The strike killed 22 people [2].", PASSAGES, bow, judge=lambda items, quotes: None
+    )
     assert g.text == "The strike killed 22 people [2]."
 
 
@@ -334,7 +361,7 @@ def test_a_bare_word_states_nothing_and_is_dropped():
         "CONFIRMED [1].",
         [passage("a", "The deal was confirmed on Monday.")],
         bow,
-        judge=lambda items: [1.0] * len(items),
+        judge=lambda items, quotes: [1.0] * len(items),
     )
     assert g.text == "" and g.dropped == ["CONFIRMED."]
 
@@ -344,7 +371,7 @@ def test_a_list_questions_own_count_is_no_new_number():
     offices = passage("o", "She held the offices of mayor, senator and governor in turn.")
     draft = "She held three offices: mayor, senator and governor [1]."
 
-    def judge(items):
+    def judge(items, quotes):
         return [1.0] * len(items)
 
     listed = ground_answer(draft, [offices], bow, "Which three offices did she hold?", judge)
@@ -368,10 +395,12 @@ def test_a_two_part_question_may_be_answered_from_two_reports():
     ]
     draft = "Peel died of a heart attack in Lima in October, aged 65 [3]."
     question = "Where did Peel die, and how old was he?"
-    g = ground_answer(draft, passages, bow, question, judge=lambda items: [1.0] * len(items))
+    g = ground_answer(
+        draft, passages, bow, question, judge=lambda items, quotes: [1.0] * len(items)
+    )
     assert g.sentences and sorted(g.sentences[0].cited) == [1, 2]
     # A one-part question never completes a claim from a second report.
     one = ground_answer(
-        draft, passages, bow, "How did Peel die?", judge=lambda items: [1.0] * len(items)
+        draft, passages, bow, "How did Peel die?", judge=lambda items, quotes: [1.0] * len(items)
     )
     assert one.text == ""

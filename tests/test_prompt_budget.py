@@ -59,8 +59,8 @@ def test_the_worst_prompt_fits_the_window(engine):
     rendered = engine.render_passages(prepared.passages)
     reply = "visitors " * s.max_tokens
     refs = list(range(1, len(rendered) + 1))
-    texts = [p.text for p in prepared.passages]
-    judge = engine.prompts.judge_messages(rendered, reply, refs, texts)
+    texts = {n: p.text for n, p in enumerate(prepared.passages, 1)}
+    [judge] = engine.prompts.judge_prompts(rendered, [(reply, refs)], texts)
     assert _tokens(engine, judge) < s.n_ctx
     relevance = engine.prompts.relevance_messages(rendered, prepared.q, reply)
     assert _tokens(engine, relevance) < s.n_ctx

@@ -142,7 +142,7 @@ def test_check_reads_whether_the_kept_sentences_answer_the_question():
 def test_check_finishes_what_a_stream_began_without_checking_a_sentence_twice():
     judged: list[str] = []
 
-    def judge(items: list[tuple[str, list[int]]]) -> list[float]:
+    def judge(items: list[tuple[str, list[int]]], quotes: dict[int, str]) -> list[float]:
         judged.extend(claim for claim, _ in items)
         return [1.0] * len(items)
 

@@ -29,9 +29,9 @@ from rag.retrieve.context import Passage
 from rag.retrieve.facts import NOT_NAMES, content_words, misbound, names, numbers, words
 from rag.retrieve.question import asks_for_list, question_parts
 
-# (claim, the passage numbers it is checked against) for each sentence -> P(supported) each,
-# or None when the model cannot be read that way (a remote server).
-Judge = Callable[[list[tuple[str, list[int]]]], list[float] | None]
+# (claim, the passage numbers it is checked against) for each sentence, and what each of those
+# passages is quoted as -> P(supported) each, or None when the model cannot be read that way.
+Judge = Callable[[list[tuple[str, list[int]]], dict[int, str]], list[float] | None]
 
 
 @dataclass
@@ -270,39 +270,66 @@ class Grounder:
     def check(self, sentence: str) -> SentenceCheck | None:
         """The sentence as it may be shown (its supporting citations), or None when it is
         dropped: unsupported, a bare word, or a repeat of an earlier sentence."""
-        claim = mend_first_names(claim_text(sentence), self.everything)
-        key = " ".join(content_words(claim)) or claim.lower()
-        if key in self._seen:
-            return None  # a small model repeating itself says nothing new the second time
-        self._seen.add(key)
-        if len(re.findall(r"\w+", claim)) < 2 or not self.passages:
-            self.dropped.append(claim)  # one bare word ("CONFIRMED") states nothing to check
-            return None
-        chosen, sims = self._candidates(sentence, claim)
-        if not chosen:
-            self.dropped.append(claim)
-            return None
-        verdicts = self.judge([(claim, chosen)]) if self.judge is not None else None
-        if verdicts is not None:
-            ok = verdicts[0] >= self.threshold
-        else:
-            # No judge to read meaning: the older test of wording or close meaning.
-            best = float(max(sims[n - 1] for n in chosen))
-            strength = support_strength(
-                claim,
-                self._joint(chosen),
-                best,
-                given=self.given,
-                asked=self.asked,
-                echoed=self.echoed,
-            )
-            ok = strength is not None
-        if not ok:
-            self.dropped.append(claim)
-            return None
-        checked = SentenceCheck(claim, chosen, True)
-        self.kept.append(checked)
-        return checked
+        return self.check_all([sentence])[0]
+
+    def check_all(self, sentences: list[str]) -> list[SentenceCheck | None]:
+        """`check` for several sentences, those the filter passes sent to the judge in one
+        call (one turn of the model, each with a prompt of its own)."""
+        results: list[SentenceCheck | None] = [None] * len(sentences)
+        drops: dict[int, str] = {}
+        asked: list[tuple[int, str, list[int], np.ndarray]] = []
+        for i, sentence in enumerate(sentences):
+            claim = mend_first_names(claim_text(sentence), self.everything)
+            key = " ".join(content_words(claim)) or claim.lower()
+            if key in self._seen:
+                continue  # a small model repeating itself says nothing new the second time
+            self._seen.add(key)
+            if len(re.findall(r"\w+", claim)) < 2 or not self.passages:
+                drops[i] = claim  # one bare word ("CONFIRMED") states nothing to check
+                continue
+            chosen, sims = self._candidates(sentence, claim)
+            if chosen:
+                asked.append((i, claim, chosen, sims))
+            else:
+                drops[i] = claim
+        items = [(claim, chosen) for _, claim, chosen, _ in asked]
+        verdicts = self.judge(items, self._quotes(items)) if self.judge and items else None
+        for k, (i, claim, chosen, sims) in enumerate(asked):
+            if verdicts is not None:
+                ok = verdicts[k] >= self.threshold
+            else:
+                # No judge to read meaning: the older test of wording or close meaning.
+                best = float(max(sims[n - 1] for n in chosen))
+                strength = support_strength(
+                    claim,
+                    self._joint(chosen),
+                    best,
+                    given=self.given,
+                    asked=self.asked,
+                    echoed=self.echoed,
+                )
+                ok = strength is not None
+            if ok:
+                results[i] = SentenceCheck(claim, chosen, True)
+            else:
+                drops[i] = claim
+        self.kept += [r for r in results if r is not None]
+        self.dropped += [drops[i] for i in sorted(drops)]
+        return results
+
+    def _quotes(self, items: list[tuple[str, list[int]]]) -> dict[int, str]:
+        """What the judge is shown of each cited passage: the sentences the claims citing it
+        lean on (`quote_window`). A quote costs prompt tokens, and the judge reads it against
+        the claims, so it holds what proves or disproves them and little else."""
+        windows: dict[int, tuple[int, int]] = {}
+        for claim, cited in items:
+            for n in cited:
+                found = quote_window(claim, self.passages[n - 1], self.given, self.asked)
+                windows[n] = merge_windows(windows.get(n), found)
+        return {
+            n: " ".join(u.text for u in self.passages[n - 1].sentences[first : last + 1])
+            for n, (first, last) in sorted(windows.items())
+        }
 
     def _candidates(self, sentence: str, claim: str) -> tuple[list[int], np.ndarray]:
         """The cheap filter: the citations worth asking the judge about (none: dropped), and
@@ -397,20 +424,14 @@ class DraftChecker:
         text, _ = normalise_markers(draft, self.n_passages)
         sentences = answer_sentences(text)
         complete = sentences if final else sentences[:-1]
-        passed: list[SentenceCheck] = []
-        for sentence in complete[len(self.taken) :]:
-            self.taken.append(sentence)
-            if is_abstention(sentence):
-                continue
-            self.said.append(sentence)
-            if self.grounder is None:
-                passed.append(
-                    SentenceCheck(_without_markers(sentence), markers_of(sentence), False)
-                )
-                continue
-            check = self.grounder.check(sentence)
-            if check is not None:
-                passed.append(check)
+        new = complete[len(self.taken) :]
+        self.taken += new
+        said = [s for s in new if not is_abstention(s)]
+        self.said += said
+        if self.grounder is None:
+            passed = [SentenceCheck(_without_markers(s), markers_of(s), False) for s in said]
+        else:
+            passed = [c for c in self.grounder.check_all(said) if c is not None]
         if self.answered or not passed:
             return passed
         self._held += passed
@@ -438,8 +459,7 @@ def ground_answer(
     if not sentences or not passages:
         return GroundedAnswer(text="", cited=[], dropped=sentences)
     grounder = Grounder(passages, encode, question, judge, threshold)
-    for sentence in sentences:
-        grounder.check(sentence)
+    grounder.check_all(sentences)
     return grounder.result()
 
 
@@ -471,6 +491,26 @@ def support_window(
         if best is not None:
             return best[1], best[1] + size - 1
     return 0, len(units) - 1
+
+
+def quote_window(
+    claim: str,
+    passage: Passage,
+    given: frozenset[str] = frozenset(),
+    asked: frozenset[str] = frozenset(),
+) -> tuple[int, int]:
+    """The sentences of the passage to quote to the judge for the claim: the support window,
+    widened to every sentence holding a word of the claim the window lacks. A judge shown
+    part of what a claim joins ("reopened" here, "paid by the city" two sentences on) would
+    refuse it for what it was not shown."""
+    first, last = support_window(claim, passage, given, asked)
+    units = passage.sentences
+    shown = content_words(" ".join(u.text for u in units[first : last + 1]))
+    missing = content_words(claim) - shown
+    for i, unit in enumerate(units):
+        if missing & content_words(unit.text):
+            first, last = min(first, i), max(last, i)
+    return first, last
 
 
 def merge_windows(a: tuple[int, int] | None, b: tuple[int, int]) -> tuple[int, int]:

@@ -78,7 +78,7 @@ class PromptSet:
             self.prompt_tokens(self.messages(question, []), count) + reply_tokens,
             self.prompt_tokens(self.relevance_messages([], question, ""), count) + reply_tokens,
         )
-        judge = self.judge_messages([], "", refs, [""] * len(refs))
+        [judge] = self.judge_prompts([], [("", refs)], dict.fromkeys(refs, ""))
         # The judge repeats the passages it is asked about: at most all of them, twice.
         judge_room = (n_ctx - self.prompt_tokens(judge, count) - reply_tokens - 1) // 2
         return min(n_ctx - max(needs) - 1, judge_room)  # the checks read one token
@@ -94,22 +94,26 @@ class PromptSet:
         user = self.question.safe_substitute(passages="\n\n".join(passages), question=question)
         return [{"role": "system", "content": self.system}, {"role": "user", "content": user}]
 
-    def judge_messages(
-        self, passages: list[str], claim: str, cited: list[int], quotes: list[str]
-    ) -> list[dict[str, str]]:
-        """The yes/no prompt asking whether passages `cited` state `claim`. It is the answer
-        prompt with the user's question replaced, so the question (which may plant a premise
-        or give orders) never reaches the judge, while the passages, unchanged and first,
-        are still in llama.cpp's cache from the draft. The cited passages' text (`quotes`)
-        is repeated next to the claim: a small model told only "passage [4]" reads the claim
-        against the whole context and accepts a name it saw anywhere there."""
-        marks = [f"[{n}]" for n in cited]
-        refs = "passage " + marks[0] if len(marks) == 1 else "passages " + " and ".join(marks)
-        quoted = "\n".join(
-            f'Passage {m}: "{" ".join(q.split())}"' for m, q in zip(marks, quotes, strict=True)
-        )
-        turn = self.judge.safe_substitute(claim=claim, refs=refs, quotes=quoted)
-        return self.messages(turn, passages)
+    def judge_prompts(
+        self,
+        passages: list[str],
+        claims: list[tuple[str, list[int]]],
+        quotes: dict[int, str],
+    ) -> list[list[dict[str, str]]]:
+        """For each (claim, passages cited), the yes/no prompt asking whether those passages
+        state it. It is the answer prompt with the user's question replaced, so the question
+        (which may plant a premise or give orders) never reaches the judge, while the
+        passages, unchanged and first, are still in llama.cpp's cache from the draft. What
+        each cited passage says (`quotes`: passage number -> text) is repeated next to the
+        claim: a small model told only "passage [4]" reads a claim against the whole context
+        and accepts a name it saw anywhere there. Each claim has a prompt of its own: asked
+        after the verdict on another claim, a small model judges differently."""
+        prompts = []
+        for claim, cited in claims:
+            quoted = "\n".join(f'Passage [{n}]: "{" ".join(quotes[n].split())}"' for n in cited)
+            turn = self.judge.safe_substitute(claim=claim, refs=_refs(cited), quotes=quoted)
+            prompts.append(self.messages(turn, passages))
+        return prompts
 
     def relevance_messages(
         self, passages: list[str], question: str, answer: str
@@ -121,3 +125,8 @@ class PromptSet:
     def rewrite_messages(self, history: str, question: str) -> list[dict[str, str]]:
         user = self.rewrite.safe_substitute(history=history, question=question)
         return [{"role": "user", "content": user}]
+
+
+def _refs(cited: list[int]) -> str:
+    marks = [f"[{n}]" for n in cited]
+    return "passage " + marks[0] if len(marks) == 1 else "passages " + " and ".join(marks)
