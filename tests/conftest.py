@@ -53,3 +53,19 @@ def sse_events(lines) -> list[tuple[str, dict]]:
             events.append((name, json.loads("\n".join(data))))
             name, data = None, []
     return events
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """One PostgreSQL server per test session (per worker), in a temporary directory."""
+    from pg_server import postgres_server, require_postgres
+
+    bin_dir = require_postgres()
+    with postgres_server(bin_dir) as server:
+        yield server
+
+
+@pytest.fixture
+def database_url(pg_server) -> str:
+    """A new empty database on the session's server."""
+    return pg_server.create_database()
