@@ -15,15 +15,19 @@ from pathlib import Path
 import psycopg
 import pytest
 from conftest import SEEDS
+from fastapi.testclient import TestClient
+from scripted import ScriptedModel
 from test_store_atomic import (
     DOC,
     MARKERS,
     OTHER,
     harbour,
+    harbour_text,
     markers_in,
     other,
 )
 
+from api.app import create_app
 from eval.servers import chroma_server
 from rag.config import Settings
 from rag.engine import Engine
@@ -286,6 +290,51 @@ def test_a_reupload_on_one_host_is_seen_whole_on_the_other(
         assert b.count_vectors(kind) == b.count(kind)
     a.close()
     b.close()
+
+
+def replica(data_dir: Path, database_url: str, chroma_url: str, embedder) -> Engine:
+    """A `newsdesk serve` replica's engine, generating with the scripted stand-in."""
+    settings = Settings(
+        data_dir=data_dir, database_url=database_url, chroma_url=chroma_url, verify=False
+    )
+    engine = Engine(settings)
+    engine.__dict__["embedder"] = embedder
+    engine.__dict__["_generator"] = ScriptedModel(lambda text: len(text.split()))
+    return engine
+
+
+def test_replicas_on_two_hosts_serve_one_corpus(tmp_path, database_url, chroma_url, embedder):
+    """Uploaded through one replica, searched, asked, cited and deleted through another."""
+    a = replica(tmp_path / "host_a", database_url, chroma_url, embedder)
+    b = replica(tmp_path / "host_b", database_url, chroma_url, embedder)
+    question = {"question": "Which harbour reopened on Monday after the storm?"}
+    with TestClient(create_app(engine=a)) as ra, TestClient(create_app(engine=b)) as rb:
+        r = ra.post("/v1/documents", json={"text": harbour_text("ALPHA"), "doc_id": DOC})
+        assert r.status_code == 201, r.text
+        found = rb.post("/v1/search", json={"query": "harbour reopened", "limit": 3})
+        assert found.status_code == 200, found.text
+        results = found.json()["results"]
+        assert results and {x["doc_id"] for x in results} == {DOC}
+        assert markers_in(x["text"] for x in results) == {"ALPHA"}
+
+        for marker in MARKERS:
+            if marker != "ALPHA":
+                r = ra.post("/v1/documents", json={"text": harbour_text(marker), "doc_id": DOC})
+                assert r.status_code == 200 and r.json()["status"] == "replaced", r.text
+            answer = rb.post("/v1/ask", json=question).json()
+            text = rb.get(f"/v1/documents/{DOC}").json()["text"]
+            assert answer["citations"], answer
+            for cite in answer["citations"]:
+                assert text[cite["start"] : cite["end"]] == cite["quote"]
+                assert markers_in([cite["quote"]]) == {marker}
+
+        ready = rb.get("/readyz")
+        assert ready.status_code == 200, ready.text
+        assert ready.json()["documents"] == shown_url(database_url)
+        assert ready.json()["vector_store"] == chroma_url
+        assert rb.delete(f"/v1/documents/{DOC}").status_code == 200
+        assert ra.get("/v1/documents").json()["documents"] == []
+        assert ra.get(f"/v1/documents/{DOC}").status_code == 404
 
 
 def test_an_unfinished_swap_is_invisible_and_rolls_back(tmp_path, database_url, embedder):
