@@ -426,3 +426,28 @@ def test_document_text_round_trips_exactly(tmp_path, database_url, embedder):
     for u in store.document_units("sentences", "cafe"):
         assert article.text[u.start : u.end] == u.text
     store.close()
+
+
+def test_reindex_rebuilds_lost_vectors_from_postgres(tmp_path, database_url, embedder):
+    """The database is the record: a vector store that lost its vectors is refused, then
+    rebuilt from it."""
+    from rag.ingest.reindex import reindex
+
+    settings = Settings(data_dir=tmp_path / "data", database_url=database_url)
+    store = Store(settings.data_dir, database_url=database_url)
+    ingest_article(other(), store, embedder, settings)
+    ingest_article(harbour("ALPHA"), store, embedder, settings)
+    vec = embedder.encode_one("Which harbour reopened after the storm?")
+    before = [h.unit for h in store.dense_search("sentences", vec, 5)]
+    store.reset_vectors()  # the collections empty, the rows kept
+    store.close()
+
+    with pytest.raises(StoreUnavailable, match="newsdesk reindex"):
+        Store(settings.data_dir, database_url=database_url)
+    report = reindex(settings, show_progress=False, embedder=embedder)
+    assert report.documents == 2
+    store = Store(settings.data_dir, database_url=database_url)
+    assert [h.unit for h in store.dense_search("sentences", vec, 5)] == before
+    for kind in KINDS:
+        assert store.count_vectors(kind) == store.count(kind) > 0 == store.stale_count(kind)
+    store.close()
