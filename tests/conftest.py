@@ -17,6 +17,9 @@ SEEDS = PROJECT_ROOT / "seeds"
 # Tests share engines and servers and ask them the same questions to watch generation (timing
 # it, cancelling it): the answer cache is off for them, and on in tests/test_answer_cache.py.
 os.environ.setdefault("NEWSDESK_ANSWER_CACHE", "0")
+# Tests make their own stores; a database configured for real use (environment or .env) must
+# never receive their documents. PostgreSQL tests pass their own database's URL explicitly.
+os.environ["NEWSDESK_DATABASE_URL"] = ""
 
 
 @pytest.fixture(scope="session")
