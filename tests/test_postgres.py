@@ -99,6 +99,13 @@ def test_bad_or_unreachable_database_is_a_one_line_error(pg_server, tmp_path):
     assert time.monotonic() - started < 20
     assert shown_url("postgresql://a:b@h:1/d") == "postgresql://a:***@h:1/d"
 
+    # A role that may connect but not create tables (PostgreSQL 15 and later, by default).
+    with psycopg.connect(pg_server.url(), autocommit=True) as conn:
+        conn.execute("CREATE ROLE visitor LOGIN")
+    visitor = pg_server.create_database().replace("newsdesk@", "visitor@")
+    with pytest.raises(NewsdeskError, match="cannot set up the schema.*permission denied"):
+        Store(tmp_path / "a", database_url=visitor)
+
     # Counting for `newsdesk info` or a reading command: the same error, or "no store yet".
     with pytest.raises(StoreUnavailable):
         store_counts(tmp_path, nowhere)

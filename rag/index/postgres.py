@@ -192,7 +192,15 @@ class Database:
         self.url = url
         params = check_url(url)
         with contextlib.closing(connect(url)) as conn:
-            migrate(conn)
+            try:
+                migrate(conn)
+            except psycopg.OperationalError as exc:
+                raise _unreachable(url, exc) from exc
+            except psycopg.Error as exc:  # no right to create tables, a foreign table, ...
+                reason = str(exc).strip().splitlines()[0]
+                raise NewsdeskError(
+                    f"cannot set up the schema in the database at {shown_url(url)}: {reason}"
+                ) from exc
         self._pool = ConnectionPool(
             conninfo.make_conninfo(**params),  # type: ignore[arg-type]
             min_size=1,
