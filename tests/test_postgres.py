@@ -458,3 +458,29 @@ def test_reindex_rebuilds_lost_vectors_from_postgres(tmp_path, database_url, emb
     for kind in KINDS:
         assert store.count_vectors(kind) == store.count(kind) > 0 == store.stale_count(kind)
     store.close()
+
+
+def test_the_cli_keeps_its_documents_in_the_database(tmp_path, database_url):
+    """`NEWSDESK_DATABASE_URL` is all a command needs; a bad one is one line, password hidden."""
+    import json
+
+    from test_cli import one_line, run_from
+
+    env = {"NEWSDESK_DATA_DIR": str(tmp_path / "data"), "NEWSDESK_DATABASE_URL": database_url}
+    seed = SEEDS / "000_0ab7ffefb9095089.txt"
+    r = run_from(tmp_path, "ingest", "-q", str(seed), env=env)
+    assert r.returncode == 0, r.stderr
+    r = run_from(tmp_path, "search", "Healey skies safe", "--json", env=env)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["results"][0]["doc_id"] == seed.stem
+    info = json.loads(run_from(tmp_path, "info", "--json", env=env).stdout)
+    assert info["database_url"] == shown_url(database_url)
+    assert info["store"]["documents"] == 1 and info["store_problem"] is None
+    assert rows(database_url, "SELECT doc_id FROM documents") == [(seed.stem,)]
+    assert not (tmp_path / "data" / "documents.sqlite3").exists()
+
+    env["NEWSDESK_DATABASE_URL"] = "postgresql://u:pw@/db?host=/nonexistent&connect_timeout=2"
+    r = run_from(tmp_path, "search", "Healey", env=env)
+    assert r.returncode == 1
+    line = one_line(r.stderr)
+    assert "unavailable" in line and ":pw@" not in line
