@@ -24,6 +24,7 @@ from api.page import install_page
 from rag.config import Settings
 from rag.engine import Engine
 from rag.errors import NewsdeskError
+from rag.index.postgres import shown_url
 from rag.ingest.reindex import vector_store_problem
 
 
@@ -78,7 +79,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     @app.get("/readyz", tags=["health"], responses=documented(503))
     def readyz(engine: EngineDep, admission: AdmissionDep) -> JSONResponse:
-        """Ready to answer: the model is loaded, the store reachable and its vectors whole."""
+        """Ready to answer: the model is loaded, the store (vectors and documents) reachable
+        and its vectors whole."""
         try:
             chunks = engine.store.count_chunks()
             engine.store.ping()  # a Chroma server that went away makes this replica unready
@@ -92,12 +94,14 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             return error_response(
                 503, "not_ready", f"the model {engine.model_name} is still loading"
             )
+        database_url = engine.settings.database_url
         body = {
             "status": "ready",
             "chunks": chunks,
             "model": engine.model_name,
             "model_loaded": True,
             "vector_store": engine.settings.chroma_url or "local",
+            "documents": shown_url(database_url) if database_url else "local",
             "generation": engine.settings.llm_url or "in-process",
             "queue": admission.stats(),
         }

@@ -76,7 +76,8 @@ def cold_start(settings: Settings) -> float:
     script = (
         "from rag.config import Settings\n"
         "from rag.engine import Engine\n"
-        f"e = Engine(Settings(data_dir={str(settings.data_dir)!r}, model={settings.model!r}))\n"
+        f"e = Engine(Settings(data_dir={str(settings.data_dir)!r}, model={settings.model!r},"
+        " database_url=None))\n"
         "e.warm_up()\n"
         "print('READY', flush=True)\n"
     )

@@ -39,10 +39,11 @@ def private_engine(
     settings: Settings, work_dir: Path, embedder: object = None, show_progress: bool = True
 ) -> Engine:
     """An engine over an empty store of its own in `work_dir`: results do not depend on what
-    the user ingested. An embedder already loaded (a test's) is shared rather than loaded
-    again. Answers are never taken from the answer cache: every question is timed and scored
-    as answered."""
-    update = {"data_dir": work_dir / "data", "answer_cache": 0}
+    the user ingested. Its documents stay in `work_dir` even when NEWSDESK_DATABASE_URL is
+    set, since a database holds one store and that one is the user's. An embedder already
+    loaded (a test's) is shared rather than loaded again. Answers are never taken from the
+    answer cache: every question is timed and scored as answered."""
+    update = {"data_dir": work_dir / "data", "database_url": None, "answer_cache": 0}
     engine = Engine(settings.model_copy(update=update), show_progress=show_progress)
     if embedder is not None:
         engine.__dict__["embedder"] = embedder

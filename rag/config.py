@@ -114,6 +114,12 @@ class Settings(BaseSettings):
         description="A Chroma server (http://host:port) for the vectors instead of the local "
         "store in data_dir/chroma.",
     )
+    database_url: str | None = Field(
+        None,
+        description="A PostgreSQL database (postgresql://user:password@host:port/dbname) for "
+        "the documents, their passages and sentences, the lexical index and the pending-vector "
+        "log instead of data_dir/documents.sqlite3, so replicas on several hosts share them.",
+    )
     llm_url: str | None = Field(
         None,
         description="An OpenAI-compatible server (http://host:port/v1) to generate with instead "

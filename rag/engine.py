@@ -102,7 +102,11 @@ class Engine:
     def store(self) -> Store:
         from rag.ingest.reindex import check_embedder
 
-        store = Store(self.settings.data_dir, chroma_url=self.settings.chroma_url)
+        store = Store(
+            self.settings.data_dir,
+            chroma_url=self.settings.chroma_url,
+            database_url=self.settings.database_url,
+        )
         check_embedder(store, self.settings)
         return store
 

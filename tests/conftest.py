@@ -17,6 +17,9 @@ SEEDS = PROJECT_ROOT / "seeds"
 # Tests share engines and servers and ask them the same questions to watch generation (timing
 # it, cancelling it): the answer cache is off for them, and on in tests/test_answer_cache.py.
 os.environ.setdefault("NEWSDESK_ANSWER_CACHE", "0")
+# Tests make their own stores; a database configured for real use (environment or .env) must
+# never receive their documents. PostgreSQL tests pass their own database's URL explicitly.
+os.environ["NEWSDESK_DATABASE_URL"] = ""
 
 
 @pytest.fixture(scope="session")
@@ -53,3 +56,19 @@ def sse_events(lines) -> list[tuple[str, dict]]:
             events.append((name, json.loads("\n".join(data))))
             name, data = None, []
     return events
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """One PostgreSQL server per test session (per worker), in a temporary directory."""
+    from pg_server import postgres_server, require_postgres
+
+    bin_dir = require_postgres()
+    with postgres_server(bin_dir) as server:
+        yield server
+
+
+@pytest.fixture
+def database_url(pg_server) -> str:
+    """A new empty database on the session's server."""
+    return pg_server.create_database()

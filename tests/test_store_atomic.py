@@ -1,7 +1,8 @@
 """Re-uploading a changed document swaps its units atomically, and a killed ingest loses nothing.
 
 Real parts only: Chroma on a tmp dir, the MiniLM embedder, the real ingest; the crash is a real
-SIGKILL of a subprocess in the middle of `Store.replace_document`.
+SIGKILL of a subprocess in the middle of `Store.replace_document`. The tests taking
+`backend_settings` run with the record in SQLite and again in PostgreSQL.
 """
 
 from __future__ import annotations
@@ -73,6 +74,17 @@ def digest(article: Article, settings: Settings, embedder) -> str:
     return document_hash(article, pipeline_fingerprint(settings, embedder.name))
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+def backend_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
+    """A data dir whose record is SQLite, or a new PostgreSQL database."""
+    url = request.getfixturevalue("database_url") if request.param == "postgres" else None
+    return Settings(data_dir=tmp_path / "data", database_url=url)
+
+
+def open_store(settings: Settings) -> Store:
+    return Store(settings.data_dir, database_url=settings.database_url)
+
+
 def chroma_ids(store: Store, kind: str) -> set[str]:
     return set(store._vectors.collections[kind].get(include=[])["ids"])
 
@@ -85,10 +97,18 @@ def sqlite_rows(data_dir: Path, sql: str) -> list[tuple]:
         db.close()
 
 
-def live_vector_ids(data_dir: Path, kind: str) -> set[str]:
-    return {
-        vector_id(u, v) for u, v in sqlite_rows(data_dir, f"SELECT unit_id, version FROM {kind}")
-    }
+def record_rows(store: Store | Settings, sql: str) -> list[tuple]:
+    """Rows read straight from the record's database, past the store's code."""
+    if store.database_url:
+        import psycopg
+
+        with psycopg.connect(store.database_url) as conn:
+            return conn.execute(sql).fetchall()
+    return sqlite_rows(store.data_dir, sql)
+
+
+def live_vector_ids(store: Store, kind: str) -> set[str]:
+    return {vector_id(u, v) for u, v in record_rows(store, f"SELECT unit_id, version FROM {kind}")}
 
 
 def assert_clean(store: Store) -> None:
@@ -96,7 +116,7 @@ def assert_clean(store: Store) -> None:
     for kind in KINDS:
         assert store.stale_count(kind) == 0
         assert store.count_vectors(kind) == store.count(kind) > 0
-        assert chroma_ids(store, kind) == live_vector_ids(store.data_dir, kind)
+        assert chroma_ids(store, kind) == live_vector_ids(store, kind)
 
 
 def assert_only_version(store: Store, embedder, marker: str) -> None:
@@ -120,9 +140,9 @@ def assert_only_version(store: Store, embedder, marker: str) -> None:
     assert store.dense_search("sentences", heat, 1)[0].unit.doc_id == OTHER
 
 
-def test_reingest_changed_document_leaves_only_new_version(tmp_path, embedder):
-    settings = Settings(data_dir=tmp_path / "data")
-    store = Store(settings.data_dir)
+def test_reingest_changed_document_leaves_only_new_version(backend_settings, embedder):
+    settings = backend_settings
+    store = open_store(settings)
     assert ingest_article(other(), store, embedder, settings)[0] == "added"
     assert ingest_article(harbour("ALPHA"), store, embedder, settings)[0] == "added"
     assert_clean(store)
@@ -152,10 +172,10 @@ def test_reingest_changed_document_leaves_only_new_version(tmp_path, embedder):
     assert_clean(store)  # the other document's vectors and rows are all that is left
 
 
-def test_same_version_again_keeps_its_vectors(tmp_path, embedder):
+def test_same_version_again_keeps_its_vectors(backend_settings, embedder):
     """Re-writing the live version reuses its vector ids: upserted in place, never deleted."""
-    settings = Settings(data_dir=tmp_path / "data")
-    store = Store(settings.data_dir)
+    settings = backend_settings
+    store = open_store(settings)
     ingest_article(other(), store, embedder, settings)
     article = harbour("ALPHA")
     ingest_article(article, store, embedder, settings)
@@ -167,9 +187,9 @@ def test_same_version_again_keeps_its_vectors(tmp_path, embedder):
     assert_only_version(store, embedder, "ALPHA")
 
 
-def test_failed_vector_write_keeps_old_version(tmp_path, embedder, monkeypatch):
-    settings = Settings(data_dir=tmp_path / "data")
-    store = Store(settings.data_dir)
+def test_failed_vector_write_keeps_old_version(backend_settings, embedder, monkeypatch):
+    settings = backend_settings
+    store = open_store(settings)
     ingest_article(other(), store, embedder, settings)
     ingest_article(harbour("ALPHA"), store, embedder, settings)
     real = Store._write_vectors
@@ -189,9 +209,9 @@ def test_failed_vector_write_keeps_old_version(tmp_path, embedder, monkeypatch):
     assert_only_version(store, embedder, "BETA")
 
 
-def test_concurrent_queries_see_one_version(tmp_path, embedder):
-    settings = Settings(data_dir=tmp_path / "data")
-    store = Store(settings.data_dir)
+def test_concurrent_queries_see_one_version(backend_settings, embedder):
+    settings = backend_settings
+    store = open_store(settings)
     ingest_article(other(), store, embedder, settings)
     ingest_article(harbour("ALPHA"), store, embedder, settings)
     vec = embedder.encode_one("ships in the harbour after the storm")
@@ -321,9 +341,9 @@ from rag.ingest.loading import parse_article
 from rag.index.store import Store
 
 args = json.loads(sys.argv[1])
-settings = Settings(data_dir=Path(args["data_dir"]))
+settings = Settings(data_dir=Path(args["data_dir"]), database_url=args["database_url"])
 embedder = Embedder()
-store = Store(settings.data_dir)
+store = Store(settings.data_dir, database_url=settings.database_url)
 for doc_id, text in args["before"]:
     ingest_article(parse_article(text, doc_id, doc_id + ".txt"), store, embedder, settings)
 setattr(Store, args["step"], lambda *a, **k: os.kill(os.getpid(), signal.SIGKILL))
@@ -334,10 +354,11 @@ sys.exit(3)
 
 
 @pytest.mark.parametrize("step", ["_swap", "_retire"])
-def test_killed_ingest_leaves_one_whole_version(tmp_path, embedder, step):
-    settings = Settings(data_dir=tmp_path / "data")
+def test_killed_ingest_leaves_one_whole_version(backend_settings, embedder, step):
+    settings = backend_settings
     args = {
         "data_dir": str(settings.data_dir),
+        "database_url": settings.database_url,
         "step": step,
         "before": [[OTHER, OTHER_TEXT], [DOC, harbour_text("ALPHA")]],
         "after": [DOC, harbour_text("BETA")],
@@ -355,12 +376,12 @@ def test_killed_ingest_leaves_one_whole_version(tmp_path, embedder, step):
     # the swap, the retired old ones after it.
     alpha = digest(harbour("ALPHA"), settings, embedder)[:12]
     beta = digest(harbour("BETA"), settings, embedder)[:12]
-    left = sqlite_rows(settings.data_dir, "SELECT vector_id FROM stale_vectors")
+    left = record_rows(settings, "SELECT vector_id FROM stale_vectors")
     assert left and {vid.rpartition("@")[2] for (vid,) in left} == {
         beta if step == "_swap" else alpha
     }
 
-    store = Store(settings.data_dir)  # opening repairs
+    store = open_store(settings)  # opening repairs
     assert_clean(store)
     survivor = "ALPHA" if step == "_swap" else "BETA"
     assert_only_version(store, embedder, survivor)

@@ -423,6 +423,7 @@ def info(
 
     from rag.index.datadir import ingest_hint, store_counts
     from rag.index.owner import process_alive, read_record
+    from rag.index.postgres import shown_url
     from rag.llm.model_files import PRESETS, check_model, local_model_file
 
     settings = _settings(data_dir, model)
@@ -434,7 +435,11 @@ def info(
         source = "default"
     else:
         source = ".env"
-    counts = store_counts(settings.data_dir)
+    try:
+        counts = store_counts(settings.data_dir, settings.database_url)
+        store_problem = None
+    except NewsdeskError as exc:  # an unreachable database
+        counts, store_problem = None, str(exc)
     try:
         check_model(settings.model, settings.cache_dir)
         model_problem = None
@@ -446,7 +451,9 @@ def info(
     report: dict[str, Any] = {
         "data_dir": str(settings.data_dir.expanduser().resolve()),
         "data_dir_source": source,
+        "database_url": shown_url(settings.database_url) if settings.database_url else None,
         "store": None if counts is None else vars(counts),
+        "store_problem": store_problem,
         "ingest_hint": None if counts and counts.chunks else ingest_hint(settings),
         "model": settings.model,
         "model_kind": "preset" if settings.model in PRESETS else "file",
@@ -465,7 +472,11 @@ def info(
         sys.stdout.write(json.dumps(report) + "\n")
         return
     rows = [("data dir", f"{report['data_dir']} ({source})")]
-    if counts is None:
+    if report["database_url"]:
+        rows.append(("documents", f"{report['database_url']} (NEWSDESK_DATABASE_URL)"))
+    if store_problem:
+        rows.append(("store", store_problem))
+    elif counts is None:
         rows.append(("store", f"none yet: {report['ingest_hint']}"))
     else:
         store = f"{counts.documents} articles, {counts.chunks} passages"

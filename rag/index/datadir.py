@@ -30,8 +30,14 @@ class StoreCounts:
     sentences: int
 
 
-def store_counts(data_dir: Path) -> StoreCounts | None:
-    """The store's counts read straight from its SQLite file; None when there is no store."""
+def store_counts(data_dir: Path, database_url: str | None = None) -> StoreCounts | None:
+    """The store's counts read straight from its SQLite file, or from its PostgreSQL database
+    when `database_url` is set; None when there is no store."""
+    if database_url:
+        from rag.index.postgres import counts
+
+        got = counts(database_url)
+        return None if got is None else StoreCounts(*got)
     db = data_dir / DB_FILE
     if not db.is_file():
         return None
@@ -79,11 +85,20 @@ def require_articles(settings: Settings) -> StoreCounts:
 
     Reading commands call this before building an engine: opening the store would create the
     data dir, and loading the models would cost seconds before saying there is nothing to read."""
-    counts = store_counts(settings.data_dir)
+    counts = store_counts(settings.data_dir, settings.database_url)
     if counts is None or counts.chunks == 0:
         where = "no store" if counts is None else "no articles in the store"
-        raise EmptyStore(f"{where} at {settings.data_dir}: {ingest_hint(settings)}")
+        raise EmptyStore(f"{where} at {store_location(settings)}: {ingest_hint(settings)}")
     return counts
+
+
+def store_location(settings: Settings) -> str:
+    """Where the store's record is, as messages name it (a database URL without password)."""
+    if settings.database_url:
+        from rag.index.postgres import shown_url
+
+        return shown_url(settings.database_url)
+    return str(settings.data_dir)
 
 
 def _same(a: Path, b: Path) -> bool:

@@ -2,7 +2,8 @@
 
 In-process locks stop two threads; these stop two processes: API replicas over one data dir,
 or `newsdesk ingest` run while the server is up. Where `flock` does not exist (Windows) they
-are no-ops and one process per data dir is the rule.
+are no-ops and one process per data dir is the rule. With the record in PostgreSQL they are not
+used: the database's transactions and advisory locks hold across processes instead.
 """
 
 from __future__ import annotations

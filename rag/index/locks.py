@@ -1,5 +1,8 @@
 """The store's locks: a read/write lock per data dir, and one writer per data dir.
 
+With the record in PostgreSQL only the in-process halves are used here: the database's advisory
+locks hold across processes instead (rag/index/postgres.py).
+
 A query must see one version of each document from its first read to its last, and a
 document's swap must wait for the queries in flight; an ingest, a delete and the startup repair
 must never overlap, in one process or across processes (replicas, a CLI). These locks are the
@@ -89,13 +92,19 @@ _DIR_LOCKS: dict[str, tuple[threading.Lock, ReadWriteLock]] = {}
 _DIR_LOCKS_GUARD = threading.Lock()
 
 
-def dir_locks(data_dir: Path) -> tuple[threading.Lock, ReadWriteLock]:
+def dir_locks(
+    data_dir: Path, across_processes: bool = True
+) -> tuple[threading.Lock, ReadWriteLock]:
     """The writer lock and the read/write lock every handle on `data_dir` in this process
-    shares: a lock per handle would let two handles on one store overlap."""
-    key = str(data_dir.resolve())
+    shares: a lock per handle would let two handles on one store overlap.
+
+    `across_processes=False` for a record that coordinates processes itself (PostgreSQL):
+    then the read/write lock holds between threads only and leaves no file in the data dir."""
+    key = f"{data_dir.resolve()}|{across_processes}"
     with _DIR_LOCKS_GUARD:
         if key not in _DIR_LOCKS:
-            _DIR_LOCKS[key] = (threading.Lock(), ReadWriteLock(data_dir / "swap.lock"))
+            lock_file = data_dir / "swap.lock" if across_processes else None
+            _DIR_LOCKS[key] = (threading.Lock(), ReadWriteLock(lock_file))
         return _DIR_LOCKS[key]
 
 

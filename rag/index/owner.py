@@ -24,7 +24,8 @@ locally, so a server starting meanwhile waits for it to finish. If the ingest ca
 lock, a server owns the data dir, and the ingest sends each file to that server instead.
 
 With NEWSDESK_CHROMA_URL the vectors live on a Chroma server, which many processes may write
-(the replicas do). Then nothing is claimed and the CLI writes for itself.
+(the replicas do). Then nothing is claimed and the CLI writes for itself. Where the record is
+(SQLite or NEWSDESK_DATABASE_URL) does not matter here: this guards Chroma's local files only.
 """
 
 from __future__ import annotations

@@ -1,9 +1,12 @@
-"""Where documents live: SQLite for text, metadata and the lexical index; Chroma for vectors.
+"""Where documents live: the record (SQLite, or PostgreSQL when configured) for text, metadata
+and the lexical index; Chroma for vectors.
 
 `Store` is the one handle every caller uses; its parts each keep one concern:
 
+* `record`: which database holds the record, and how processes sharing it exclude each other.
 * `documents`: the record, SQLite's document and unit tables (text, exact offsets, meta).
 * `fulltext`: the FTS5/BM25 index over unit text, kept in step by SQLite triggers.
+* `postgres`: the same three parts in PostgreSQL, coordinated by its transactions and locks.
 * `vectors`: the Chroma collections, local or on a server, and the pacing of their writes.
 * `stale_log`: the write-ahead log of vectors that no row names.
 * `locks` (with `interprocess`): the read/write lock and the one-writer lock per data dir.
@@ -17,36 +20,22 @@ readers and safely against a crash at any point:
 * `stale_vectors` is a write-ahead log of vectors that are not live: new ones are listed before
   they are written, old ones from the moment their rows go until they are deleted from Chroma.
   Opening the store deletes whatever is listed there, which repairs a crash at any point.
-* The switch from old to new is one SQLite transaction (`Store._swap`) taken under the write side
-  of a read/write lock; a query wrapped in `Store.reading()` therefore sees one version throughout.
+* The switch from old to new is one transaction of the record (`Store._swap`) taken under the
+  write side of a read/write lock; a query wrapped in `Store.reading()` therefore sees one
+  version throughout.
 """
 
 from __future__ import annotations
 
 import contextlib
-import threading
-import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from rag.errors import NewsdeskError, StoreUnavailable
-from rag.index.documents import (
-    DOCS_SCHEMA,
-    KINDS,
-    META_SCHEMA,
-    UNIT_SCHEMA,
-    DocumentRecord,
-    Documents,
-    Hit,
-    Unit,
-    unit_kind,
-    vector_id,
-)
-from rag.index.fulltext import FTS_SCHEMA, FullTextIndex
-from rag.index.locks import dir_locks, writer_lock
-from rag.index.stale_log import STALE_SCHEMA, StaleLog
+from rag.index.documents import KINDS, DocumentRecord, Hit, Unit, unit_kind, vector_id
+from rag.index.record import open_record
 from rag.index.vectors import BATCH, VectorIndex, give_way
 from rag.ingest.loading import Article
 
@@ -59,41 +48,38 @@ class Store:
     """
 
     def __init__(
-        self, data_dir: Path, chroma_url: str | None = None, check_vectors: bool = True
+        self,
+        data_dir: Path,
+        chroma_url: str | None = None,
+        check_vectors: bool = True,
+        database_url: str | None = None,
     ) -> None:
-        """`check_vectors=False` opens a store whose vectors are lost, for `newsdesk reindex`."""
+        """`check_vectors=False` opens a store whose vectors are lost, for `newsdesk reindex`;
+        `database_url` puts the record in PostgreSQL instead of SQLite in the data dir (the
+        data dir then holds only a local vector store, if there is one)."""
         self.data_dir = Path(data_dir)
         self.chroma_url = chroma_url
+        self.database_url = database_url
         try:
             self.data_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise NewsdeskError(f"cannot create data dir {self.data_dir}: {exc}") from exc
-        self._lock = threading.RLock()
-        self._thread_writer, self._rw = dir_locks(self.data_dir)
-        self._documents = Documents(self.data_dir / "documents.sqlite3", self._lock)
-        self._fulltext = FullTextIndex(self._documents.db, self._lock)
-        self._stale = StaleLog(self._documents.db, self._lock)
-        db = self._documents.db
-        with self._writing():
-            db.execute("PRAGMA journal_mode=WAL")
-            db.executescript(
-                DOCS_SCHEMA
-                + "".join(UNIT_SCHEMA.format(kind=k) + FTS_SCHEMA.format(kind=k) for k in KINDS)
-                + STALE_SCHEMA
-                + META_SCHEMA
-            )
-            self._documents.migrate()
-            db.execute(
-                "INSERT OR IGNORE INTO meta (key, value) VALUES ('store_id', ?)",
-                (uuid.uuid4().hex[:16],),
-            )
-            db.commit()
-        self.store_id = db.execute("SELECT value FROM meta WHERE key = 'store_id'").fetchone()[0]
+        self._record = open_record(self.data_dir, database_url)
+        self._lock = self._record.lock
+        self._rw = self._record.rw
+        self._documents = self._record.documents
+        self._fulltext = self._record.fulltext
+        self._stale = self._record.stale
+        self.store_id = self._record.store_id
 
-        self._vectors = VectorIndex(self.data_dir, chroma_url, self.store_id)
-        if check_vectors:
-            self._check_vectors_present()
-        self._recover()
+        try:
+            self._vectors = VectorIndex(self.data_dir, chroma_url, self.store_id)
+            if check_vectors:
+                self._check_vectors_present()
+            self._recover()
+        except BaseException:
+            self._record.close()
+            raise
 
     def _check_vectors_present(self) -> None:
         """Rows without their vectors (a deleted Chroma folder, a server that lost its data or
@@ -121,11 +107,13 @@ class Store:
             self._stale.clear()
 
     def ping(self) -> None:
-        """Raise `StoreUnavailable` unless the vector store answers (a server can go away)."""
+        """Raise `StoreUnavailable` unless the vector store and the record's database answer
+        (a server can go away)."""
         self._vectors.ping()
+        self._record.ping()
 
     def _writing(self) -> contextlib.AbstractContextManager[None]:
-        return writer_lock(self._thread_writer, self.data_dir)
+        return self._record.writing()
 
     def _recover(self) -> None:
         """Delete the vectors a crashed (or failed) write left behind; live ones are untouched."""
@@ -144,7 +132,7 @@ class Store:
         Readers run concurrently; a document swap waits for them (and new readers wait for a
         waiting swap). Do not ingest or delete from inside this block.
         """
-        with self._rw.read():
+        with self._record.reading():
             yield self
 
     # ---- documents -------------------------------------------------------------------------
@@ -254,7 +242,7 @@ class Store:
         """Step (c): old rows out, new rows in, in one transaction; returns the retired ids."""
         doc_id = article.doc_id
         retired: dict[str, list[str]] = {}
-        with self._rw.write(), self._lock, self._documents.db:
+        with self._record.swapping():
             for kind in KINDS:
                 items = list(units.get(kind, ()))
                 new_ids = [vector_id(u.unit_id, version) for u in items]
@@ -273,7 +261,7 @@ class Store:
     def _unlink(self, doc_id: str) -> tuple[dict[str, list[str]], bool]:
         """Step (c) of a delete: the document's rows go, its vector ids become stale."""
         retired: dict[str, list[str]] = {}
-        with self._rw.write(), self._lock, self._documents.db:
+        with self._record.swapping():
             for kind in KINDS:
                 retired[kind] = self._documents.vector_ids(kind, doc_id)
                 self._documents.delete_units(kind, doc_id)
@@ -372,8 +360,9 @@ class Store:
     def lexical_search(
         self, kind: str, query: str, k: int, doc_ids: Sequence[str] | None = None
     ) -> list[Hit]:
-        """BM25 over unit text (SQLite FTS5); scores are positive, higher is better."""
+        """BM25 over unit text (SQLite FTS5), or `ts_rank_cd` (PostgreSQL); scores are
+        positive, higher is better."""
         return self._fulltext.search(kind, query, k, doc_ids)
 
     def close(self) -> None:
-        self._documents.close()
+        self._record.close()

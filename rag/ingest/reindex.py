@@ -135,7 +135,12 @@ def _reindex(
     settings: Settings, show_progress: bool, console: Console | None, embedder: Embedder | None
 ) -> ReindexReport:
     started = time.perf_counter()
-    store = Store(settings.data_dir, chroma_url=settings.chroma_url, check_vectors=False)
+    store = Store(
+        settings.data_dir,
+        chroma_url=settings.chroma_url,
+        check_vectors=False,
+        database_url=settings.database_url,
+    )
     embedder = embedder or Embedder.from_settings(settings)
     fingerprint = pipeline_fingerprint(settings, embedder.name)
     records = store.list_documents()
