@@ -267,14 +267,11 @@ class Grounder:
     def _joint(self, ns: list[int]) -> str:
         return " ".join(self.evidence[n - 1] for n in ns)
 
-    def check(self, sentence: str) -> SentenceCheck | None:
-        """The sentence as it may be shown (its supporting citations), or None when it is
-        dropped: unsupported, a bare word, or a repeat of an earlier sentence."""
-        return self.check_all([sentence])[0]
-
     def check_all(self, sentences: list[str]) -> list[SentenceCheck | None]:
-        """`check` for several sentences, those the filter passes sent to the judge in one
-        call (one turn of the model, each with a prompt of its own)."""
+        """Each sentence as it may be shown (its supporting citations), or None when it is
+        dropped: unsupported, a bare word, or a repeat of an earlier sentence. Those the
+        filter passes go to the judge in one call (one turn of the model, each sentence with
+        a prompt of its own)."""
         results: list[SentenceCheck | None] = [None] * len(sentences)
         drops: dict[int, str] = {}
         asked: list[tuple[int, str, list[int], np.ndarray]] = []
