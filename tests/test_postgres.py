@@ -25,6 +25,7 @@ from test_store_atomic import (
     harbour_text,
     markers_in,
     other,
+    run_together,
 )
 
 from api.app import create_app
@@ -284,12 +285,7 @@ def test_a_reupload_on_one_host_is_seen_whole_on_the_other(
         except Exception as exc:  # pragma: no cover - reported below
             failures.append(f"reader: {exc!r}")
 
-    threads = [threading.Thread(target=writer), threading.Thread(target=reader)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=300)
-    assert not any(t.is_alive() for t in threads)
+    run_together(writer, reader)
     assert failures == []
     assert reads >= 8 and seen == {"ALPHA", "BETA"}
     for kind in KINDS:

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +30,16 @@ from rag.ingest.pipeline import article_units, document_hash, ingest_article, pi
 DOC = "harbour_report"
 OTHER = "weather_report"
 MARKERS = ("ALPHA", "BETA")
+
+
+def run_together(*targets: Callable[[], None], timeout: float = 300) -> None:
+    """Run each target on its own thread at once, and fail if one has not ended in time."""
+    threads = [threading.Thread(target=t) for t in targets]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=timeout)
+    assert not any(t.is_alive() for t in threads)
 
 
 def harbour_text(marker: str) -> str:
@@ -266,12 +277,7 @@ def test_concurrent_queries_see_one_version(backend_settings, embedder):
         except Exception as exc:  # pragma: no cover - reported below
             failures.append(f"reader: {exc!r}")
 
-    threads = [threading.Thread(target=writer), threading.Thread(target=reader)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=300)
-    assert not any(t.is_alive() for t in threads)
+    run_together(writer, reader)
     assert failures == []
     assert reads >= 10 and seen == {"ALPHA", "BETA"}  # the reader really saw both sides
     assert_clean(store)

@@ -100,6 +100,30 @@ _DOC_COLUMNS = (
 )
 
 
+def document_row(
+    article: Article, n_chunks: int, content_hash: str, source_path: str | None
+) -> tuple[object, ...]:
+    """A documents row in the order of its columns (`_DOC_COLUMNS`, then `text`), written by
+    both records, so SQLite and PostgreSQL store the same fields."""
+    return (
+        article.doc_id,
+        article.source_file,
+        source_path,
+        content_hash,
+        article.title,
+        article.outlet,
+        n_chunks,
+        time.time(),
+        article.text,
+    )
+
+
+def corpus_version(rows: Iterable[tuple[str, str]]) -> str:
+    """A digest of every (doc_id, content_hash), in doc_id order: both records compute it the
+    same way, so they agree on one corpus's version."""
+    return hashlib.sha256("\n".join(f"{d} {h}" for d, h in rows).encode()).hexdigest()[:16]
+
+
 def vector_id(unit_id: str, version: str | None) -> str:
     """The Chroma id of a unit row: `unit_id@version`, or the bare unit id for legacy rows."""
     return unit_id if version is None else f"{unit_id}@{version}"
@@ -174,7 +198,7 @@ class Documents:
             rows = self._count_db.execute(
                 "SELECT doc_id, content_hash FROM documents ORDER BY doc_id"
             ).fetchall()
-        return hashlib.sha256("\n".join(f"{d} {h}" for d, h in rows).encode()).hexdigest()[:16]
+        return corpus_version(rows)
 
     def document_text(self, doc_id: str) -> str:
         with self._lock:
@@ -252,17 +276,7 @@ class Documents:
         self.db.execute(
             f"INSERT OR REPLACE INTO documents ({_DOC_COLUMNS}, text)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                article.doc_id,
-                article.source_file,
-                source_path,
-                content_hash,
-                article.title,
-                article.outlet,
-                n_chunks,
-                time.time(),
-                article.text,
-            ),
+            document_row(article, n_chunks, content_hash, source_path),
         )
 
     def delete_document(self, doc_id: str) -> bool:

@@ -26,10 +26,8 @@ exactly once; `schema_version` records how far a database is.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import re
 import threading
-import time
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from urllib.parse import urlsplit
@@ -39,7 +37,17 @@ from psycopg import conninfo
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from rag.errors import NewsdeskError, StoreUnavailable
-from rag.index.documents import KINDS, DocumentRecord, Hit, Unit, unit_kind, vector_id
+from rag.index.documents import (
+    KINDS,
+    DocumentRecord,
+    Hit,
+    Unit,
+    corpus_version,
+    document_row,
+    unit_kind,
+    vector_id,
+)
+from rag.index.stale_log import by_kind
 from rag.ingest.loading import Article
 
 _UNIT_TABLE = """
@@ -306,7 +314,7 @@ class PgDocuments:
             rows = conn.execute(
                 'SELECT doc_id, content_hash FROM documents ORDER BY doc_id COLLATE "C"'
             ).fetchall()
-        return hashlib.sha256("\n".join(f"{d} {h}" for d, h in rows).encode()).hexdigest()[:16]
+        return corpus_version(rows)
 
     def document_text(self, doc_id: str) -> str:
         with self._db.connection() as conn:
@@ -378,17 +386,7 @@ class PgDocuments:
             conn.execute(
                 f"INSERT INTO documents ({columns}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
                 f" ON CONFLICT (doc_id) DO UPDATE SET {updates}",
-                (
-                    article.doc_id,
-                    article.source_file,
-                    source_path,
-                    content_hash,
-                    article.title,
-                    article.outlet,
-                    n_chunks,
-                    time.time(),
-                    article.text,
-                ),
+                document_row(article, n_chunks, content_hash, source_path),
             )
 
     def delete_document(self, doc_id: str) -> bool:
@@ -468,14 +466,7 @@ class PgStaleLog:
 
     def pending(self) -> dict[str, list[str]]:
         with self._db.connection() as conn:
-            rows = conn.execute("SELECT kind, vector_id FROM stale_vectors").fetchall()
-        if not rows:
-            return {}
-        stale: dict[str, list[str]] = {kind: [] for kind in KINDS}
-        for kind, vid in rows:
-            if kind in stale:
-                stale[kind].append(vid)
-        return stale
+            return by_kind(conn.execute("SELECT kind, vector_id FROM stale_vectors").fetchall())
 
     def clear(self) -> None:
         with self._db.connection() as conn:

@@ -72,14 +72,7 @@ class StaleLog:
 
     def pending(self) -> dict[str, list[str]]:
         """Every listed vector by kind, or nothing when the log is empty (the usual open)."""
-        rows = self._db.execute("SELECT kind, vector_id FROM stale_vectors").fetchall()
-        if not rows:
-            return {}
-        stale: dict[str, list[str]] = {kind: [] for kind in KINDS}
-        for kind, vid in rows:
-            if kind in stale:
-                stale[kind].append(vid)
-        return stale
+        return by_kind(self._db.execute("SELECT kind, vector_id FROM stale_vectors").fetchall())
 
     def clear(self) -> None:
         with self._db:
@@ -93,3 +86,15 @@ class StaleLog:
                     "SELECT COUNT(*) FROM stale_vectors WHERE kind = ?", (unit_kind(kind),)
                 ).fetchone()[0]
             )
+
+
+def by_kind(rows: list[tuple[str, str]]) -> dict[str, list[str]]:
+    """(kind, vector_id) rows of the log as vector ids by kind; nothing when the log is empty
+    (the usual open). Both records read their log through it."""
+    if not rows:
+        return {}
+    stale: dict[str, list[str]] = {kind: [] for kind in KINDS}
+    for kind, vid in rows:
+        if kind in stale:
+            stale[kind].append(vid)
+    return stale
