@@ -1,12 +1,15 @@
 """Embedded vs server mode, measured on real processes: `newsdesk bench --deploy`.
 
-Three topologies, each serving the seeds over HTTP from `newsdesk serve` processes:
+Five topologies, each serving the seeds over HTTP from `newsdesk serve` processes:
 
 * embedded — one replica with the local Chroma store and the model in its own process;
 * server, 1 replica — vectors on a `chroma run` server, generation on llama-cpp-python's
   OpenAI-compatible server (same GGUF, same threads);
 * server, 2 replicas — two `newsdesk serve` processes sharing that Chroma server, that model
-  server and one data dir, with clients spread round-robin over both.
+  server and one data dir, with clients spread round-robin over both;
+* PostgreSQL, 1 and 2 replicas — the documents and lexical index in a PostgreSQL server, each
+  replica with a data dir of its own (as on separate hosts), sharing the same Chroma and model
+  servers. Skipped, saying so, when the PostgreSQL server binaries are not installed.
 
 For each: sequential latency (search; ask end to end, time to sources and to first token), then
 throughput under concurrent clients for search and for ask.
@@ -26,7 +29,7 @@ from rich.console import Console
 from rich.table import Table
 
 from eval.bench import _r, bench_questions, pct, stream_once
-from eval.servers import chroma_server, llm_server, newsdesk_replica
+from eval.servers import chroma_server, llm_server, newsdesk_replica, pg_bin_dir, postgres_server
 from rag.config import Settings
 from rag.llm.generation import physical_cores
 from rag.llm.model_files import resolve_model
@@ -165,6 +168,31 @@ def run_deploy_bench(
             b = stack.enter_context(newsdesk_replica(env, work / "b.log"))
             console.print("server mode, 2 replicas …")
             report["server_2_replicas"] = _load([a, b], questions, asks, concurrency)
+        pg_bin = pg_bin_dir()
+        if pg_bin is None:
+            report["postgres"] = "skipped: no PostgreSQL server (apt-get install postgresql)"
+        else:
+            with contextlib.ExitStack() as stack:
+                chroma = stack.enter_context(chroma_server(work / "chroma-pg", work))
+                llm = stack.enter_context(llm_server(model_path, work, n_threads=threads))
+                database = stack.enter_context(postgres_server(pg_bin)).create_database()
+                hosts = {
+                    **common,
+                    "NEWSDESK_DATABASE_URL": database,
+                    "NEWSDESK_CHROMA_URL": chroma,
+                    "NEWSDESK_LLM_URL": llm,
+                }
+                env = {**hosts, "NEWSDESK_DATA_DIR": str(work / "host_a")}
+                a = stack.enter_context(newsdesk_replica(env, work / "pa.log", ingest_seeds=True))
+                console.print("PostgreSQL, 1 replica …")
+                report["postgres_1_replica"] = {
+                    **_latency([a], questions, 40),
+                    **_load([a], questions, asks, concurrency),
+                }
+                env = {**hosts, "NEWSDESK_DATA_DIR": str(work / "host_b")}
+                b = stack.enter_context(newsdesk_replica(env, work / "pb.log"))
+                console.print("PostgreSQL, 2 replicas on separate data dirs …")
+                report["postgres_2_replicas"] = _load([a, b], questions, asks, concurrency)
     embedded, server = report["embedded"], report["server_1_replica"]
     report["ask_overhead_p50"] = _ratio(embedded, server, "ask_s")
     report["search_overhead_p50"] = _ratio(embedded, server, "search_ms")
@@ -187,7 +215,13 @@ ROWS = [
     ("search throughput /s (8 clients)", "search_load"),
     ("ask throughput /s", "ask_load"),
 ]
-MODES = ["embedded", "server_1_replica", "server_2_replicas"]
+MODES = [
+    "embedded",
+    "server_1_replica",
+    "server_2_replicas",
+    "postgres_1_replica",
+    "postgres_2_replicas",
+]
 
 
 def _cell(value: object) -> str:
@@ -209,6 +243,8 @@ def print_deploy(report: dict[str, object], console: Console) -> None:
     for label, key in ROWS:
         table.add_row(label, *(_cell(report.get(m, {}).get(key)) for m in MODES))  # type: ignore[union-attr]
     console.print(table)
+    if isinstance(report.get("postgres"), str):
+        console.print(f"PostgreSQL topologies {report['postgres']}")
     console.print(
         f"server-mode overhead at p50: ask {report['ask_overhead_p50']}, "
         f"search {report['search_overhead_p50']}"

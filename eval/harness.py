@@ -3,6 +3,7 @@ the plain pipeline beside it on the same questions."""
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from rich.console import Console
 from eval.baseline import BaselineSystem, NewsdeskSystem
 from eval.corpora import CORPORA, Corpus
 from eval.runner import REPORTS, evaluate, fast_subset_ids, print_summary, select, write_report
+from eval.servers import scratch_database
 from rag.config import Settings
 from rag.engine import Engine
 
@@ -36,14 +38,19 @@ def baseline_system(engine: Engine, work_dir: Path, corpus: Corpus) -> BaselineS
 
 
 def private_engine(
-    settings: Settings, work_dir: Path, embedder: object = None, show_progress: bool = True
+    settings: Settings,
+    work_dir: Path,
+    embedder: object = None,
+    show_progress: bool = True,
+    database_url: str | None = None,
 ) -> Engine:
     """An engine over an empty store of its own in `work_dir`: results do not depend on what
     the user ingested. Its documents stay in `work_dir` even when NEWSDESK_DATABASE_URL is
-    set, since a database holds one store and that one is the user's. An embedder already
-    loaded (a test's) is shared rather than loaded again. Answers are never taken from the
-    answer cache: every question is timed and scored as answered."""
-    update = {"data_dir": work_dir / "data", "database_url": None, "answer_cache": 0}
+    set, since a database holds one store and that one is the user's; `database_url` names a
+    scratch database to keep them in instead. An embedder already loaded (a test's) is shared
+    rather than loaded again. Answers are never taken from the answer cache: every question is
+    timed and scored as answered."""
+    update = {"data_dir": work_dir / "data", "database_url": database_url, "answer_cache": 0}
     engine = Engine(settings.model_copy(update=update), show_progress=show_progress)
     if embedder is not None:
         engine.__dict__["embedder"] = embedder
@@ -51,10 +58,14 @@ def private_engine(
 
 
 def corpus_engine(
-    settings: Settings, work_dir: Path, corpus: Corpus | None = None, embedder: object = None
+    settings: Settings,
+    work_dir: Path,
+    corpus: Corpus | None = None,
+    embedder: object = None,
+    database_url: str | None = None,
 ) -> Engine:
     """A private store over one corpus (the seeds when none is named)."""
-    engine = private_engine(settings, work_dir, embedder)
+    engine = private_engine(settings, work_dir, embedder, database_url=database_url)
     engine.ingest([corpus.articles if corpus else settings.seeds_dir])
     return engine
 
@@ -73,8 +84,10 @@ def run_retrieval_eval(
     out_dir: Path | None,
     console: Console,
     corpus: str = "all",
+    admin_url: str | None = None,
 ) -> tuple[dict, Path]:
-    """Retrieval and context only (no generation) for every selected answerable question."""
+    """Retrieval and context only (no generation) for every selected answerable question;
+    `admin_url` as for `run_cli_eval`."""
     import json
 
     from eval.retrieval_eval import evaluate_retrieval, print_retrieval
@@ -85,9 +98,13 @@ def run_retrieval_eval(
     for name in corpus_names(corpus):
         c = CORPORA[name]
         questions = select(c.load(), subset=subset, ids=fast_subset_ids() if fast else None)
-        with tempfile.TemporaryDirectory(prefix="newsdesk-eval-") as tmp:
-            engine = corpus_engine(settings, Path(tmp), c)
+        with contextlib.ExitStack() as stack:
+            tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="newsdesk-eval-"))
+            url = stack.enter_context(scratch_database(admin_url)) if admin_url else None
+            engine = corpus_engine(settings, Path(tmp), c, database_url=url)
+            stack.callback(engine.store.close)  # before the scratch database is dropped
             report = evaluate_retrieval(engine, questions)
+            report["documents"] = "postgresql" if url else "sqlite"
         console.print(f"[bold]{name}[/bold]")
         print_retrieval(report, console)
         reports[name] = report
@@ -105,8 +122,12 @@ def run_cli_eval(
     console: Console,
     corpus: str = "all",
     ids: list[str] | None = None,
+    admin_url: str | None = None,
 ) -> tuple[dict, list[Path]]:
-    """Each corpus in its own private store, the plain pipeline beside newsdesk."""
+    """Each corpus in its own private store, the plain pipeline beside newsdesk. With
+    `admin_url` (a PostgreSQL role that may create databases) each corpus's documents and
+    lexical index live in a scratch database there, dropped after the run, to score the
+    PostgreSQL record against the embedded SQLite one."""
     reports: dict = {}
     bases: list[Path] = []
     for name in corpus_names(corpus):
@@ -115,13 +136,17 @@ def run_cli_eval(
         questions = select(c.load(), subset=subset, ids=wanted)
         if not questions:
             continue
-        with tempfile.TemporaryDirectory(prefix="newsdesk-eval-") as tmp:
-            engine = corpus_engine(settings, Path(tmp), c)
+        with contextlib.ExitStack() as stack:
+            tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="newsdesk-eval-"))
+            url = stack.enter_context(scratch_database(admin_url)) if admin_url else None
+            engine = corpus_engine(settings, Path(tmp), c, database_url=url)
+            stack.callback(engine.store.close)  # before the scratch database is dropped
             engine.warm_up()
             systems = build_systems(engine, compare_baseline, Path(tmp), c)
             report = evaluate(
                 systems, questions, engine.model_name, out_dir=None, console=console, corpus=name
             )
+            report["documents"] = "postgresql" if url else "sqlite"
         bases.append(write_report(report, out_dir or REPORTS))
         print_summary(report, console)
         reports[name] = report

@@ -327,7 +327,8 @@ def write_report(report: dict, out_dir: Path) -> Path:
         "",
         f"Model `{report['model']}`, {len(report['question_ids'])} questions from "
         f"`{report['golden']}`, wall time {report['wall_s']} s. Intervals are 95% bootstrap.",
-        f"Support checker: {report['support_checker']}.",
+        f"Support checker: {report['support_checker']}. "
+        f"Documents and lexical index: {report.get('documents', 'sqlite')}.",
         "",
         markdown_table(report),
         "",

@@ -28,7 +28,7 @@ from rag.answer.conflicts import Conflict, asks_about_titles, find_conflicts
 from rag.answer.grounding import DraftChecker, Grounder, Judge, SentenceCheck, with_markers
 from rag.config import Settings
 from rag.errors import BadQuestion, Cancelled, EmptyStore, StoreUnavailable, UnknownDocuments
-from rag.index.datadir import ingest_hint
+from rag.index.datadir import ingest_hint, store_location
 from rag.index.embedding import Embedder
 from rag.index.store import Store
 from rag.ingest.loading import Article
@@ -223,7 +223,7 @@ class Engine:
     def ensure_corpus(self) -> None:
         if self.store.count_chunks() == 0:
             raise EmptyStore(
-                f"no articles in the store at {self.settings.data_dir}: "
+                f"no articles in the store at {store_location(self.settings)}: "
                 f"{ingest_hint(self.settings)}"
             )
 

@@ -15,14 +15,11 @@ from __future__ import annotations
 import argparse
 import json
 import tempfile
-import uuid
 from pathlib import Path
-from urllib.parse import urlsplit
-
-import psycopg
 
 from eval.corpora import CORPORA
 from eval.retrieval_eval import evaluate_retrieval
+from eval.servers import scratch_database
 from rag.config import Settings
 from rag.engine import Engine
 from rag.index.embedding import Embedder
@@ -38,24 +35,13 @@ class _EstimatedTokens:
         return estimate_tokens(text)
 
 
-def _database(admin_url: str, name: str, create: bool) -> None:
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f"{'CREATE' if create else 'DROP'} DATABASE {name}")
-
-
-def _url_for(admin_url: str, name: str) -> str:
-    return urlsplit(admin_url)._replace(path=f"/{name}").geturl()
-
-
 def compare(admin_url: str) -> dict[str, dict[str, float]]:
     embedder = Embedder()
     out: dict[str, dict[str, float]] = {}
     for corpus_name, corpus in CORPORA.items():
         questions = corpus.load()
-        name = f"newsdesk_compare_{uuid.uuid4().hex[:8]}"
-        _database(admin_url, name, create=True)
-        try:
-            for backend, url in (("sqlite", None), ("postgres", _url_for(admin_url, name))):
+        with scratch_database(admin_url) as scratch:
+            for backend, url in (("sqlite", None), ("postgres", scratch)):
                 with tempfile.TemporaryDirectory() as tmp:
                     base = Settings(data_dir=Path(tmp) / "data", database_url=url, answer_cache=0)
                     ingesting = Engine(base)
@@ -71,8 +57,6 @@ def compare(admin_url: str) -> dict[str, dict[str, float]]:
                         out[key]["questions"] = report["questions"]
                         print(key, json.dumps(out[key]), flush=True)
                     ingesting.store.close()
-        finally:
-            _database(admin_url, name, create=False)
     return out
 
 

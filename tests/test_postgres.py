@@ -480,3 +480,28 @@ def test_the_cli_keeps_its_documents_in_the_database(tmp_path, database_url):
     assert r.returncode == 1
     line = one_line(r.stderr)
     assert "unavailable" in line and ":pw@" not in line
+
+
+# ---- the eval on PostgreSQL (newsdesk eval --database-url) ------------------------------------
+
+
+def test_eval_keeps_each_corpus_in_a_scratch_database_dropped_after(pg_server, tmp_path, embedder):
+    from eval.corpora import CORPORA
+    from eval.harness import corpus_engine
+    from eval.servers import scratch_database
+
+    admin = pg_server.url()
+    with scratch_database(admin) as url:
+        name = url.split("?")[0].rsplit("/", 1)[1]
+        engine = corpus_engine(Settings(), tmp_path, CORPORA["seeds"], embedder, database_url=url)
+        assert engine.store.database_url == url
+        assert len(engine.store.list_documents()) == 5
+        assert rows(url, "SELECT count(*) FROM documents") == [(5,)]
+        assert not list(tmp_path.rglob("documents.sqlite3")), "nothing in SQLite"
+        assert engine.search("Which countries refused to send troops?").results
+        engine.store.close()
+    assert (name,) not in rows(admin, "SELECT datname FROM pg_database")
+
+    nowhere = scratch_database("postgresql://u:secret@/postgres?host=/nonexistent")
+    with pytest.raises(StoreUnavailable, match="unavailable"), nowhere:
+        pass

@@ -4,9 +4,12 @@ replicas sharing both."""
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -18,7 +21,13 @@ from pydantic import SecretStr
 from test_http import STORY
 
 from api.app import create_app
-from eval.servers import chroma_server, free_port, llm_server, newsdesk_replica
+from eval.servers import (
+    chroma_server,
+    free_port,
+    llm_server,
+    newsdesk_process,
+    newsdesk_replica,
+)
 from rag.config import Settings
 from rag.engine import Engine
 from rag.errors import ModelError, StoreUnavailable
@@ -314,3 +323,130 @@ def test_two_replicas_share_one_chroma_and_one_model_server(chroma_url, llm_url,
         assert httpx.get(f"{a}/v1/documents/lighthouse").status_code == 404
         hits = httpx.post(f"{a}/v1/search", json={"query": "lighthouse museum visitors"}).json()
         assert all(h["doc_id"] != "lighthouse" for h in hits["results"])
+
+
+# ---- two hosts: documents in PostgreSQL -------------------------------------------------------
+
+
+def _dairy(farms: str, title: str) -> bytes:
+    return DAIRY.replace("1,240", farms).replace("Valley dairy cooperative grows", title).encode()
+
+
+# Two versions of one document: a different figure, and a different title so that every
+# offset after it differs too (a quote cut from one version at the other's offsets is caught).
+VERSIONS = {
+    "1,240": "Valley dairy cooperative grows",
+    "1,315": "Valley dairy cooperative grows again",
+}
+FARMS = "How many member farms does the Brightwater dairy cooperative have?"
+
+
+def _bulk(lines: int) -> bytes:
+    """An article long enough that embedding it takes seconds, so an upload can be cut off."""
+    body = " ".join(
+        f"The Quarnish ledger office counted {i * 7 + 3} crates at pier {i} on day {i % 9 + 1}."
+        for i in range(lines)
+    )
+    return f"Quarnish ledger office report\n\n{body}\n\nSource: Pier Bulletin\n".encode()
+
+
+def test_two_hosts_share_one_corpus_through_postgres(chroma_url, llm_url, pg_server, tmp_path):
+    """Two `newsdesk serve` processes with their own data dirs (two hosts) share PostgreSQL,
+    the Chroma server and the model server: an upload through one is asked and cited through
+    the other at once; re-uploads through one while the other answers never give a quote
+    that is not exactly the text of one version; a replica killed mid-upload leaves nothing
+    the other can see, and no lock behind."""
+    shared = {
+        "NEWSDESK_DATABASE_URL": pg_server.create_database(),
+        "NEWSDESK_CHROMA_URL": chroma_url,
+        "NEWSDESK_LLM_URL": llm_url,
+        "NEWSDESK_LLM_API_KEY": KEY,
+    }
+    env_a = {**shared, "NEWSDESK_DATA_DIR": str(tmp_path / "host_a")}
+    env_b = {**shared, "NEWSDESK_DATA_DIR": str(tmp_path / "host_b")}
+    with newsdesk_replica(env_b, tmp_path / "b.log") as b:
+        with newsdesk_process(env_a, tmp_path / "a.log") as (a, proc_a):
+            # A new deployment starts empty: questions are refused until the first upload.
+            empty = httpx.post(f"{b}/v1/ask", json={"question": FARMS})
+            assert empty.status_code == 409 and "no articles" in empty.text, empty.text
+            texts = {}
+            for farms, title in VERSIONS.items():
+                r = httpx.post(
+                    f"{a}/v1/documents", files={"file": ("dairy.txt", _dairy(farms, title))}
+                )
+                assert r.status_code in (200, 201), r.text
+                got = httpx.get(f"{b}/v1/documents/dairy")  # through the other host
+                assert got.status_code == 200, got.text
+                texts[farms] = got.json()["text"]
+                assert farms in texts[farms]
+            ready = httpx.get(f"{b}/readyz").json()
+            assert ready["chunks"] > 0 and ready["documents"].startswith("postgresql://")
+
+            # Asked through B while A keeps replacing the document with the other version.
+            stop = threading.Event()
+
+            def reupload() -> int:
+                count = 0
+                while not stop.is_set():
+                    for farms, title in VERSIONS.items():
+                        files = {"file": ("dairy.txt", _dairy(farms, title))}
+                        r = httpx.post(f"{a}/v1/documents", files=files, timeout=120)
+                        assert r.status_code == 200, r.text
+                        count += 1
+                return count
+
+            with ThreadPoolExecutor(1) as pool:
+                swaps = pool.submit(reupload)
+                try:
+                    answers = [
+                        httpx.post(f"{b}/v1/ask", json={"question": FARMS}, timeout=300).json()
+                        for _ in range(3)
+                    ]
+                finally:
+                    stop.set()
+                assert swaps.result() >= 2
+            for answer in answers:
+                assert answer["answerable"], answer
+                cited = [c for c in answer["citations"] if c["doc_id"] == "dairy"]
+                assert cited, answer
+                for cite in cited:
+                    whole = [
+                        farms
+                        for farms, text in texts.items()
+                        if text[cite["start"] : cite["end"]] == cite["quote"]
+                    ]
+                    assert len(whole) == 1, (cite, texts)
+                    figures = [f for f in VERSIONS if f in answer["answer"]]
+                    assert figures in ([], whole), answer
+
+            # A is killed halfway through a long upload (a job): B sees none of it. Deaths
+            # inside the store's write itself are tests/test_store_atomic.py's, on both records.
+            files = {"file": ("bulk.txt", _bulk(1500))}
+            job = httpx.post(f"{a}/v1/documents", files=files, timeout=60)
+            assert job.status_code == 202, job.text
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                progress = httpx.get(f"{a}{job.json()['url']}").json()["progress"]
+                if progress["total"] and progress["done"] * 2 >= progress["total"]:
+                    break
+                time.sleep(0.05)
+            assert progress["stage"] == "embedding", progress
+            os.killpg(proc_a.pid, signal.SIGKILL)
+            proc_a.wait()
+        assert httpx.get(f"{b}/v1/documents/bulk").status_code == 404
+        ids = {d["doc_id"] for d in httpx.get(f"{b}/v1/documents").json()["documents"]}
+        assert ids == {"dairy"}
+        hits = httpx.post(f"{b}/v1/search", json={"query": "Quarnish ledger crates pier"}).json()
+        assert all(h["doc_id"] != "bulk" for h in hits["results"]), hits
+
+        # A restarts on the same data dir: no lock is left behind, its uploads land again.
+        with newsdesk_replica(env_a, tmp_path / "a2.log") as a2:
+            files = {"file": ("lighthouse.txt", STORY.encode())}
+            assert httpx.post(f"{a2}/v1/documents", files=files, timeout=120).status_code == 201
+        answer = httpx.post(
+            f"{b}/v1/ask",
+            json={"question": "How many visitors came to the lighthouse museum on the first day?"},
+            timeout=300,
+        ).json()
+        assert answer["answerable"] and "4,000" in answer["answer"], answer
+        assert {c["doc_id"] for c in answer["citations"]} == {"lighthouse"}

@@ -362,7 +362,14 @@ def serve(
         if ingest_seeds:
             report = engine.ingest([settings.seeds_dir])
             err.print(f"seeds: {report.summary()}")
-        engine.ensure_corpus()
+        if engine.store.count_chunks() == 0:
+            # A new deployment starts empty and is filled over HTTP: questions answer 409
+            # until the first upload lands, on every replica sharing the store.
+            err.print(
+                "[yellow]the store holds no articles yet:[/yellow] upload some (POST "
+                "/v1/documents or the reading room) or run `newsdesk ingest`",
+                soft_wrap=True,
+            )
         if settings.llm_url:
             err.print(f"connecting to the model server at {settings.llm_url} …")
         else:
@@ -550,6 +557,15 @@ def eval_cmd(
             "--judge", help="Score the support check on eval/support_pairs.jsonl instead."
         ),
     ] = False,
+    database_url: Annotated[
+        str | None,
+        typer.Option(
+            "--database-url",
+            help="Keep each corpus's documents in a scratch database on this PostgreSQL server"
+            " (the role needs CREATEDB; dropped after), to score its lexical search.",
+            show_default="SQLite in a temporary folder",
+        ),
+    ] = None,
 ) -> None:
     """Score the gold questions of both corpora offline, the plain pipeline beside newsdesk;
     writes one JSON, markdown and PNG report per corpus and model."""
@@ -560,6 +576,8 @@ def eval_cmd(
         raise typer.BadParameter(f"unknown corpus {corpus!r}: use {', '.join(CORPORA)} or all")
     settings = _settings(model=model)
     _check_model(settings)
+    if judge and database_url:
+        raise typer.BadParameter("--judge reads labelled pairs, no store: leave out --database-url")
     if judge:
         import json
 
@@ -576,7 +594,9 @@ def eval_cmd(
         out.print(f"report: {path}")
         return
     if retrieval_only:
-        _, base = run_retrieval_eval(settings, subset, fast, out_dir, console=err, corpus=corpus)
+        _, base = run_retrieval_eval(
+            settings, subset, fast, out_dir, console=err, corpus=corpus, admin_url=database_url
+        )
         out.print(f"report: {base}.json")
         return
     _, bases = run_cli_eval(
@@ -588,6 +608,7 @@ def eval_cmd(
         console=err,
         corpus=corpus,
         ids=[i.strip() for i in ids.split(",") if i.strip()] if ids else None,
+        admin_url=database_url,
     )
     for base in bases:
         out.print(f"report: {base}.md / .json / .png")
