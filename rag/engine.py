@@ -6,6 +6,7 @@ loads at import time, so `import rag` stays cheap and tests can build engines on
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -445,11 +446,12 @@ class Engine:
         if isinstance(prepared, Answer):
             return prepared
         if cancel is None:
-            with timing_stages(prepared.times):
-                generation = self.generator.chat(
-                    prepared.messages, max_tokens=self.settings.max_tokens
-                )
-            answer = self.finish(prepared, generation.text, time.perf_counter())
+            with self._answer_turn():
+                with timing_stages(prepared.times):
+                    generation = self.generator.chat(
+                        prepared.messages, max_tokens=self.settings.max_tokens
+                    )
+                answer = self.finish(prepared, generation.text, time.perf_counter())
             self.remember(prepared, answer)
             return answer
         for event in self.generate(prepared, cancel):
@@ -491,23 +493,29 @@ class Engine:
         # A model server answers one request at a time: a judge request sent while its own
         # stream is unread would wait behind it, so there sentences are checked at the end.
         live = getattr(self.generator, "judges_mid_stream", True)
-        stream = self.generator.stream(
-            prepared.messages, max_tokens=self.settings.max_tokens, cancel=cancel
-        )
-        for piece in timed_steps(stream, prepared.times):
-            pieces.append(piece)
-            yield StreamEvent("token", text=piece)
-            if live:
-                for check in self._feed(prepared, checker, "".join(pieces)):
-                    yield _sentence_event(check, numbers)
-        if cancel is not None and cancel.is_set():
-            return
-        draft = "".join(pieces)
-        for check in self._feed(prepared, checker, draft, final=True):
-            yield _sentence_event(check, numbers)
-        answer = self.finish(prepared, draft, time.perf_counter(), checker)
+        with self._answer_turn():
+            stream = self.generator.stream(
+                prepared.messages, max_tokens=self.settings.max_tokens, cancel=cancel
+            )
+            for piece in timed_steps(stream, prepared.times):
+                pieces.append(piece)
+                yield StreamEvent("token", text=piece)
+                if live:
+                    for check in self._feed(prepared, checker, "".join(pieces)):
+                        yield _sentence_event(check, numbers)
+            if cancel is not None and cancel.is_set():
+                return
+            draft = "".join(pieces)
+            for check in self._feed(prepared, checker, draft, final=True):
+                yield _sentence_event(check, numbers)
+            answer = self.finish(prepared, draft, time.perf_counter(), checker)
         self.remember(prepared, answer)
         yield StreamEvent("answer", answer=answer)
+
+    def _answer_turn(self) -> contextlib.AbstractContextManager[object]:
+        """The generator's turn for one whole answer, where it keeps one (`answer_turn`)."""
+        turn = getattr(self.generator, "answer_turn", None)
+        return turn() if turn is not None else contextlib.nullcontext()
 
     def _feed(
         self, prepared: Prepared, checker: DraftChecker, draft: str, final: bool = False

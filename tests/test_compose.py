@@ -35,6 +35,7 @@ def test_model_server_serves_the_default_gguf_from_the_image_cache():
     assert cache and model.parent == Path(cache.group(1))
     assert model.name == PRESETS[Settings().model].filename
     assert command[command.index("--interrupt_requests") + 1] == "False"
+    assert command[command.index("--cache") + 1] == "True"
 
 
 def test_chroma_server_matches_the_client():

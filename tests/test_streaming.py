@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from collections.abc import Iterator
 
 from test_grounding import bow, passage
@@ -156,3 +157,54 @@ def test_verification_off_streams_the_draft_sentences_as_written(seeded_engine):
     assert answer is not None and answer.answer == " ".join(sentences)
     assert all(c.supported is None for c in answer.citations)
     assert [(s.text, s.supported) for s in answer.sentences] == [(t, None) for t in sentences]
+
+
+class Turns(TwoSentences):
+    """Drafts slowly and judges, logging which question each call served; keeps a turn per
+    answer as the in-process generator does."""
+
+    def __init__(self, engine: Engine) -> None:
+        super().__init__(engine)
+        self.turn = threading.RLock()
+        self.log: list[tuple[str, str]] = []  # (question's thread, "draft" or "judge")
+
+    def answer_turn(self) -> threading.RLock:
+        return self.turn
+
+    def stream(self, messages, max_tokens=256, cancel=None) -> Iterator[str]:
+        who = threading.current_thread().name
+        for piece in tokens(self.draft):
+            self.log.append((who, "draft"))
+            time.sleep(0.01)
+            yield piece
+
+    def judge(self, prompts: list) -> list[float]:
+        self.log.append((threading.current_thread().name, "judge"))
+        time.sleep(0.01)
+        return [0.9] * len(prompts)
+
+
+def test_one_answer_at_a_time_holds_the_model_from_draft_to_last_check(seeded_engine):
+    """Two questions at once: each one's draft and every reading of its check run back to
+    back, so the judge finds its passages still in the model's cache."""
+    engine = Engine(seeded_engine.settings)
+    engine.__dict__["embedder"] = seeded_engine.embedder
+    model = Turns(engine)
+    engine.__dict__["_generator"] = model
+    question = "Which countries refused to send troops to Ukraine?"
+    prepared = engine.prepare(question)
+    first = [u.text for u in prepared.passages[0].sentences[:2]]
+    model.draft = " ".join(f"{s.rstrip('.')} [1]." for s in first)
+
+    def ask() -> None:
+        engine.ask(question, cancel=threading.Event())
+
+    threads = [threading.Thread(target=ask, name=f"q{i}") for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert {kind for _, kind in model.log} == {"draft", "judge"}
+    order = [who for who, _ in model.log]
+    runs = [who for i, who in enumerate(order) if i == 0 or order[i - 1] != who]
+    assert sorted(runs) == ["q0", "q1"], order  # one's calls, then the other's

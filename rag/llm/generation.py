@@ -235,6 +235,14 @@ class Generator:
             self._llm, state_dir, _identity(self.model_path, n_ctx, self._llm.n_batch, threads)
         )
 
+    def answer_turn(self) -> contextlib.AbstractContextManager[object]:
+        """The model for one answer at a time, its draft and its check back to back. The
+        judge's prompts start with the passages the draft just read, still in llama.cpp's
+        cache; another question's draft in between would push them out, and the judge would
+        evaluate them again (measured: four questions at once took 75% longer than one after
+        another). Re-entrant, as every call inside the turn takes the same lock."""
+        return self._lock
+
     @functools.lru_cache(maxsize=65536)  # noqa: B019 - one generator per process
     def count_tokens(self, text: str) -> int:
         # Tokenising only reads the vocabulary, so it does not wait for a running generation.

@@ -11,6 +11,7 @@ machine (the vocabulary only, a few MB); otherwise a words-based estimate.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import threading
@@ -47,6 +48,11 @@ class RemoteGenerator:
     # The server runs one request at a time: no support check while this client's stream is
     # still being read (`Engine.generate` checks its sentences once the draft is complete).
     judges_mid_stream = False
+
+    def answer_turn(self) -> contextlib.AbstractContextManager[object]:
+        """No turn kept here: the server decides what runs when (one that batches, such as
+        vLLM, answers several questions at once, and replicas share it anyway)."""
+        return contextlib.nullcontext()
 
     def __init__(
         self,
