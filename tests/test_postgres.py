@@ -1,5 +1,5 @@
 """The record in PostgreSQL (`NEWSDESK_DATABASE_URL`), against a real server from Debian's
-package started in a temporary directory (tests/pg_server.py).
+package started in a temporary directory (`postgres_server` in eval/servers.py).
 
 Two stores with separate data dirs stand for two hosts: they share the database (and, where
 dense search is checked, a `chroma run` server) and nothing else, not even in-process locks.
