@@ -139,60 +139,59 @@ def run_deploy_bench(
         "NEWSDESK_N_THREADS": str(threads),
         "NEWSDESK_ANSWER_CACHE": "0",
     }
+
+    def alone(url: str) -> dict[str, object]:
+        return {**_latency([url], questions, 40), **_load([url], questions, asks, concurrency)}
+
+    def servers(stack: contextlib.ExitStack, chroma_dir: str) -> dict[str, str]:
+        """A fresh `chroma run` and model server for one topology, as replica settings."""
+        chroma = stack.enter_context(chroma_server(work / chroma_dir, work))
+        llm = stack.enter_context(llm_server(model_path, work, n_threads=threads))
+        return {**common, "NEWSDESK_CHROMA_URL": chroma, "NEWSDESK_LLM_URL": llm}
+
+    def one_then_two(
+        stack: contextlib.ExitStack,
+        envs: tuple[dict[str, str], dict[str, str]],
+        label: str,
+        logs: str,
+    ) -> tuple[dict[str, object], dict[str, object]]:
+        """One replica timed alone and under load, then a second beside it sharing the load."""
+        a = stack.enter_context(
+            newsdesk_replica(envs[0], work / f"{logs}-a.log", ingest_seeds=True)
+        )
+        console.print(f"{label}: 1 replica …")
+        one = alone(a)
+        b = stack.enter_context(newsdesk_replica(envs[1], work / f"{logs}-b.log"))
+        console.print(f"{label}: 2 replicas …")
+        return one, _load([a, b], questions, asks, concurrency)
+
     with tempfile.TemporaryDirectory(prefix="newsdesk-deploy-") as tmp:
         work = Path(tmp)
         console.print("embedded: one replica, local Chroma, model in process …")
         local = {"NEWSDESK_CHROMA_URL": "", "NEWSDESK_LLM_URL": ""}  # whatever the shell says
         env = {**common, **local, "NEWSDESK_DATA_DIR": str(work / "embedded")}
         with newsdesk_replica(env, work / "embedded.log", ingest_seeds=True) as url:
-            report["embedded"] = {
-                **_latency([url], questions, 40),
-                **_load([url], questions, asks, concurrency),
-            }
+            report["embedded"] = alone(url)
         with contextlib.ExitStack() as stack:
             console.print("server mode: chroma run + llama_cpp.server …")
-            chroma = stack.enter_context(chroma_server(work / "chroma", work))
-            llm = stack.enter_context(llm_server(model_path, work, n_threads=threads))
-            env = {
-                **common,
-                "NEWSDESK_DATA_DIR": str(work / "shared"),
-                "NEWSDESK_CHROMA_URL": chroma,
-                "NEWSDESK_LLM_URL": llm,
-            }
-            a = stack.enter_context(newsdesk_replica(env, work / "a.log", ingest_seeds=True))
-            console.print("server mode, 1 replica …")
-            report["server_1_replica"] = {
-                **_latency([a], questions, 40),
-                **_load([a], questions, asks, concurrency),
-            }
-            b = stack.enter_context(newsdesk_replica(env, work / "b.log"))
-            console.print("server mode, 2 replicas …")
-            report["server_2_replicas"] = _load([a, b], questions, asks, concurrency)
+            shared = {**servers(stack, "chroma"), "NEWSDESK_DATA_DIR": str(work / "shared")}
+            report["server_1_replica"], report["server_2_replicas"] = one_then_two(
+                stack, (shared, shared), "server mode, one data dir", "server"
+            )
         pg_bin = pg_bin_dir()
         if pg_bin is None:
             report["postgres"] = "skipped: no PostgreSQL server (apt-get install postgresql)"
         else:
             with contextlib.ExitStack() as stack:
-                chroma = stack.enter_context(chroma_server(work / "chroma-pg", work))
-                llm = stack.enter_context(llm_server(model_path, work, n_threads=threads))
                 database = stack.enter_context(postgres_server(pg_bin)).create_database()
-                hosts = {
-                    **common,
-                    "NEWSDESK_DATABASE_URL": database,
-                    "NEWSDESK_CHROMA_URL": chroma,
-                    "NEWSDESK_LLM_URL": llm,
-                }
-                env = {**hosts, "NEWSDESK_DATA_DIR": str(work / "host_a")}
-                a = stack.enter_context(newsdesk_replica(env, work / "pa.log", ingest_seeds=True))
-                console.print("PostgreSQL, 1 replica …")
-                report["postgres_1_replica"] = {
-                    **_latency([a], questions, 40),
-                    **_load([a], questions, asks, concurrency),
-                }
-                env = {**hosts, "NEWSDESK_DATA_DIR": str(work / "host_b")}
-                b = stack.enter_context(newsdesk_replica(env, work / "pb.log"))
-                console.print("PostgreSQL, 2 replicas on separate data dirs …")
-                report["postgres_2_replicas"] = _load([a, b], questions, asks, concurrency)
+                hosts = {**servers(stack, "chroma-pg"), "NEWSDESK_DATABASE_URL": database}
+                envs = (
+                    {**hosts, "NEWSDESK_DATA_DIR": str(work / "host_a")},
+                    {**hosts, "NEWSDESK_DATA_DIR": str(work / "host_b")},
+                )
+                report["postgres_1_replica"], report["postgres_2_replicas"] = one_then_two(
+                    stack, envs, "PostgreSQL, a data dir each", "pg"
+                )
     embedded, server = report["embedded"], report["server_1_replica"]
     report["ask_overhead_p50"] = _ratio(embedded, server, "ask_s")
     report["search_overhead_p50"] = _ratio(embedded, server, "search_ms")

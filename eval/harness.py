@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from rich.console import Console
@@ -73,6 +74,20 @@ def corpus_engine(
 seeded_engine = corpus_engine  # the seeds are the default corpus
 
 
+@contextlib.contextmanager
+def corpus_store(
+    settings: Settings, corpus: Corpus, admin_url: str | None
+) -> Iterator[tuple[Engine, Path]]:
+    """An engine over `corpus` in a temporary folder (and, with `admin_url`, a scratch
+    PostgreSQL database), and the folder; both go when the block ends."""
+    with contextlib.ExitStack() as stack:
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="newsdesk-eval-")))
+        url = stack.enter_context(scratch_database(admin_url)) if admin_url else None
+        engine = corpus_engine(settings, tmp, corpus, database_url=url)
+        stack.callback(engine.store.close)  # before the scratch database is dropped
+        yield engine, tmp
+
+
 def corpus_names(corpus: str) -> list[str]:
     return list(CORPORA) if corpus == "all" else [corpus]
 
@@ -98,13 +113,9 @@ def run_retrieval_eval(
     for name in corpus_names(corpus):
         c = CORPORA[name]
         questions = select(c.load(), subset=subset, ids=fast_subset_ids() if fast else None)
-        with contextlib.ExitStack() as stack:
-            tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="newsdesk-eval-"))
-            url = stack.enter_context(scratch_database(admin_url)) if admin_url else None
-            engine = corpus_engine(settings, Path(tmp), c, database_url=url)
-            stack.callback(engine.store.close)  # before the scratch database is dropped
+        with corpus_store(settings, c, admin_url) as (engine, _):
             report = evaluate_retrieval(engine, questions)
-            report["documents"] = "postgresql" if url else "sqlite"
+        report["documents"] = "postgresql" if admin_url else "sqlite"
         console.print(f"[bold]{name}[/bold]")
         print_retrieval(report, console)
         reports[name] = report
@@ -136,17 +147,13 @@ def run_cli_eval(
         questions = select(c.load(), subset=subset, ids=wanted)
         if not questions:
             continue
-        with contextlib.ExitStack() as stack:
-            tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="newsdesk-eval-"))
-            url = stack.enter_context(scratch_database(admin_url)) if admin_url else None
-            engine = corpus_engine(settings, Path(tmp), c, database_url=url)
-            stack.callback(engine.store.close)  # before the scratch database is dropped
+        with corpus_store(settings, c, admin_url) as (engine, tmp):
             engine.warm_up()
-            systems = build_systems(engine, compare_baseline, Path(tmp), c)
+            systems = build_systems(engine, compare_baseline, tmp, c)
             report = evaluate(
                 systems, questions, engine.model_name, out_dir=None, console=console, corpus=name
             )
-            report["documents"] = "postgresql" if url else "sqlite"
+        report["documents"] = "postgresql" if admin_url else "sqlite"
         bases.append(write_report(report, out_dir or REPORTS))
         print_summary(report, console)
         reports[name] = report

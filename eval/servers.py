@@ -102,8 +102,10 @@ def llm_server(
     n_threads: int = 0,
     n_ctx: int = 4096,
     api_key: str | None = None,
+    cache: bool = False,
 ) -> Iterator[str]:
-    """llama-cpp-python's OpenAI-compatible server over `model_path`; yields its `/v1` URL."""
+    """llama-cpp-python's OpenAI-compatible server over `model_path`; yields its `/v1` URL.
+    `cache` turns on its prompt cache (2 GB of RAM), as deploy/compose.yaml does."""
     from rag.llm.generation import physical_cores
 
     port = free_port()
@@ -117,6 +119,8 @@ def llm_server(
     args += ["--seed", "0", "--verbose", "False", "--interrupt_requests", "False"]
     # Its default also keeps logits for every prompt token, which slows prompt evaluation.
     args += ["--logits_all", "False"]
+    if cache:
+        args += ["--cache", "True", "--cache_type", "ram", "--cache_size", str(2 << 30)]
     if api_key:
         args += ["--api_key", api_key]
     auth = {"Authorization": f"Bearer {api_key}"} if api_key else {}

@@ -11,7 +11,6 @@ each reading evaluates its passages again.
 
 from __future__ import annotations
 
-import sys
 import tempfile
 import threading
 import time
@@ -19,24 +18,14 @@ from pathlib import Path
 
 from eval.bench import bench_questions
 from eval.harness import corpus_engine
-from eval.servers import _process, free_port
+from eval.servers import llm_server
 from rag.config import Settings
-from rag.llm.generation import physical_cores
 from rag.llm.model_files import resolve_model
 
 
 def run(cache: bool, model: Path, work: Path) -> tuple[float, float, list[str]]:
-    port = free_port()
-    url = f"http://127.0.0.1:{port}/v1"
-    threads = str(physical_cores())
-    args = [sys.executable, "-m", "llama_cpp.server", "--model", str(model)]
-    args += ["--host", "127.0.0.1", "--port", str(port), "--n_ctx", "4096", "--n_batch", "512"]
-    args += ["--n_threads", threads, "--n_threads_batch", threads, "--seed", "0"]
-    args += ["--verbose", "False", "--interrupt_requests", "False", "--logits_all", "False"]
-    if cache:
-        args += ["--cache", "True", "--cache_type", "ram", "--cache_size", str(2 << 30)]
     questions = bench_questions(8)
-    with _process(args, f"{url}/models", work / "llm.log", timeout=120):
+    with llm_server(model, work, cache=cache) as url:
         engine = corpus_engine(Settings(llm_url=url), work / ("cache" if cache else "plain"))
         engine.warm_up()
         engine.ask(questions[0], cancel=threading.Event())

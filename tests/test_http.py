@@ -27,6 +27,15 @@ STORY = (
 )
 
 
+def ask_about_the_lighthouse(url: str, timeout: float) -> dict:
+    """STORY's question over HTTP: answered with its figure, citing that article alone."""
+    question = "How many visitors came to the lighthouse museum on the first day?"
+    answer = httpx.post(f"{url}/v1/ask", json={"question": question}, timeout=timeout).json()
+    assert answer["answerable"] and "4,000" in answer["answer"], answer
+    assert {c["doc_id"] for c in answer["citations"]} == {"lighthouse"}
+    return answer
+
+
 @pytest.fixture(scope="module")
 def server(seeded_engine):
     app = create_app(engine=seeded_engine)
@@ -234,13 +243,7 @@ def test_document_lifecycle(docs_server):
     detail = httpx.get(f"{url}/v1/documents/lighthouse").json()
     assert detail["text"] == STORY
 
-    ask = httpx.post(
-        f"{url}/v1/ask",
-        json={"question": "How many visitors came to the lighthouse museum on the first day?"},
-        timeout=120,
-    ).json()
-    assert ask["answerable"] and "4,000" in ask["answer"], ask
-    assert {c["doc_id"] for c in ask["citations"]} == {"lighthouse"}
+    ask = ask_about_the_lighthouse(url, timeout=120)
     for c in ask["citations"]:
         assert detail["text"][c["start"] : c["end"]] == c["quote"]
 
