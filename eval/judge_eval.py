@@ -9,7 +9,9 @@ supported pairs it accepts and how many of the others it rejects:
   a close embedding;
 - `filter` is the names-and-numbers filter alone;
 - `judge` is the model read as a yes/no judge alone;
-- `filter+judge` is what the engine runs: the filter, then the judge.
+- `filter+judge` is the filter, then the judge;
+- `filter+judge+swap` is what the engine runs: as above, and the claim is dropped when the
+  judge believes it with two of its names swapped more than it believes the claim.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from rich.console import Console
 from rich.progress import track
 from rich.table import Table
 
-from rag.answer.grounding import claim_text, plausible, support_strength
+from rag.answer.grounding import ROLE_MARGIN, claim_text, plausible, role_swaps, support_strength
 
 PAIRS = Path(__file__).resolve().parent / "support_pairs.jsonl"
 
@@ -43,17 +45,22 @@ def load_pairs(path: Path = PAIRS) -> list[Pair]:
     return [Pair(**json.loads(line)) for line in path.read_text().splitlines() if line.strip()]
 
 
-def judge_scores(engine, pairs: list[Pair]) -> list[float]:  # rag.engine.Engine
-    """P(yes) for each pair, asked exactly as the engine asks: the evidence as passage [1]
-    of the answer prompt, the yes/no question in place of the user's."""
+def judge_scores(engine, pairs: list[Pair]) -> list[tuple[float, float]]:  # rag.engine.Engine
+    """(P(yes), the highest P(yes) of the claim with two names swapped, 0 when none is) for
+    each pair, asked exactly as the engine asks: the evidence as passage [1] of the answer
+    prompt, the yes/no question in place of the user's, the swapped claims in the same call."""
     scores = []
     for pair in track(pairs, description="judge", transient=True):
         passage = engine.prompts.render_passage(1, None, "", pair.evidence)
-        claims = [(claim_text(pair.claim), [1])]
+        claim = claim_text(pair.claim)
+        readings = [(c, [1]) for c in [claim, *role_swaps(claim, pair.evidence)]]
         result = engine.generator.judge(
-            engine.prompts.judge_prompts([passage], claims, {1: pair.evidence})
+            engine.prompts.judge_prompts([passage], readings, {1: pair.evidence})
         )
-        scores.append(result[0] if result else float("nan"))
+        if not result:
+            scores.append((float("nan"), 0.0))
+        else:
+            scores.append((result[0], max(result[1:], default=0.0)))
     return scores
 
 
@@ -62,7 +69,10 @@ def evaluate_judge(engine, threshold: float | None = None) -> dict:
     t = engine.settings.support_threshold if threshold is None else threshold
     vectors = engine.embedder.encode([p.claim for p in pairs] + [p.evidence for p in pairs])
     sims = [float(vectors[i] @ vectors[len(pairs) + i]) for i in range(len(pairs))]
-    p_yes = judge_scores(engine, pairs)
+    scores = judge_scores(engine, pairs)
+    p_yes = [y for y, _ in scores]
+    # The claim is believed no less than with its roles swapped.
+    in_order = [swapped <= y + ROLE_MARGIN for y, swapped in scores]
     verdicts: dict[str, list[bool]] = {
         "wording": [
             support_strength(claim_text(p.claim), p.evidence, s) is not None
@@ -73,6 +83,9 @@ def evaluate_judge(engine, threshold: float | None = None) -> dict:
     }
     verdicts["filter+judge"] = [
         a and b for a, b in zip(verdicts["filter"], verdicts["judge"], strict=True)
+    ]
+    verdicts["filter+judge+swap"] = [
+        a and b for a, b in zip(verdicts["filter+judge"], in_order, strict=True)
     ]
     report: dict = {"threshold": t, "pairs": len(pairs), "checkers": {}, "by_kind": {}}
     for name, accepted in verdicts.items():
@@ -94,14 +107,24 @@ def evaluate_judge(engine, threshold: float | None = None) -> dict:
             "threshold": x,
             **_rates(
                 pairs,
-                [f and y >= x for f, y in zip(verdicts["filter"], p_yes, strict=True)],
+                [
+                    f and y >= x and o
+                    for f, y, o in zip(verdicts["filter"], p_yes, in_order, strict=True)
+                ],
             ),
         }
         for x in (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
     ]
     report["per_pair"] = [
-        {"id": p.id, "label": p.label, "kind": p.kind, "p_yes": round(y, 4), "filter": f}
-        for p, y, f in zip(pairs, p_yes, verdicts["filter"], strict=True)
+        {
+            "id": p.id,
+            "label": p.label,
+            "kind": p.kind,
+            "p_yes": round(y, 4),
+            "p_swapped": round(swapped, 4),
+            "filter": f,
+        }
+        for p, (y, swapped), f in zip(pairs, scores, verdicts["filter"], strict=True)
     ]
     return report
 
@@ -133,7 +156,7 @@ def print_judge(report: dict, console: Console) -> None:
     for kind, d in report["by_kind"].items():
         kinds.add_row(kind, d["label"], str(d["n"]), *[f"{d[n]:.2f}" for n in names])
     console.print(kinds)
-    curve = Table(title="filter+judge by threshold")
+    curve = Table(title="filter+judge+swap by threshold")
     curve.add_column("P(yes) ≥")
     curve.add_column("accepts supported")
     curve.add_column("rejects others")

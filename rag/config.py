@@ -84,6 +84,11 @@ class Settings(BaseSettings):
         description="Decline a one-part what-is-the-name question whose answer names nothing "
         "the question does not.",
     )
+    role_check: bool = Field(
+        True,
+        description="Read a sentence naming two of its passage's names again with them "
+        "swapped, and drop it when the judge believes the swap more (who did what to whom).",
+    )
     max_context_scale: float = Field(
         2.0, description="Most the budget grows for a question with parts or asking a list."
     )

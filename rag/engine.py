@@ -537,6 +537,7 @@ class Engine:
             prepared.q,
             judge=self.judge(prepared),
             threshold=self.settings.support_threshold,
+            role_check=self.settings.role_check,
         )
 
         def answers(text: str) -> bool:

@@ -6,9 +6,11 @@ import re
 import numpy as np
 
 from rag.answer.grounding import (
+    Grounder,
     claim_text,
     ground_answer,
     mend_first_names,
+    role_swaps,
     support_strength,
     support_window,
 )
@@ -174,6 +176,21 @@ def test_a_name_may_differ_by_an_ending():
     assert not supports("Putin spoke to the Starmers.", "Putin spoke to the star.", 0.9)
 
 
+def test_a_name_may_be_written_as_its_initials_or_plural():
+    ev = "The Northland Farmers Union said the Republic of Estoria's MPs voted against it."
+    assert supports("The NFU said the vote went against it.", ev, 0.9)
+    assert supports("An MP voted against the union.", ev, 0.9)
+    assert not supports("The NFA said the vote went against it.", ev, 0.9)
+
+
+def test_an_amount_keeps_its_currency():
+    ev = "The founder sold the label to a buyer in a $156m (£81.5m) deal."
+    assert supports("The label was sold in a $156m deal.", ev, 0.9)
+    assert supports("The label was sold in a £81.5m deal.", ev, 0.9)
+    assert not supports("The label was sold in a £156m deal.", ev, 0.9)
+    assert not supports("The label was sold in a €81.5m deal.", ev, 0.9)
+
+
 def test_an_excused_name_needs_the_words_not_just_the_meaning():
     ev = "The coalition aims to uphold any ceasefire in the conflict."
     putin = frozenset({"putin"})
@@ -279,12 +296,56 @@ def test_with_a_judge_shared_words_prove_nothing():
     )
     assert g.text == "Italy refused to send troops [1]."
     assert g.dropped == ["Italy will send troops to Ukraine."]
-    # Both claims went to the judge in one call, each with the passage it cites, quoted once.
+    # Both claims went to the judge in one call, each with the passage it cites, quoted once;
+    # right after the first, the same with its two names swapped, to test who does what.
     assert calls == [
         (
-            [("Italy will send troops to Ukraine.", [1]), ("Italy refused to send troops.", [1])],
+            [
+                ("Italy will send troops to Ukraine.", [1]),
+                ("Ukraine will send troops to Italy.", [1]),
+                ("Italy refused to send troops.", [1]),
+            ],
             {1: refused.text},
         )
+    ]
+
+
+def test_a_claim_the_judge_believes_less_than_its_names_swapped_is_dropped():
+    # A small judge says yes to the right names in the right passage; it says yes more firmly
+    # to the order the passage gives them.
+    match = passage("m", "Okafor beat Lindqvist in straight sets in the second round.")
+    said = {
+        "Lindqvist beat Okafor in the second round.": 0.6,
+        "Okafor beat Lindqvist in the second round.": 0.85,
+    }
+
+    def judge(items, quotes):
+        return [said[claim] for claim, _ in items]
+
+    wrong = ground_answer(
+        "Lindqvist beat Okafor in the second round [1].", [match], bow, judge=judge
+    )
+    right = ground_answer(
+        "Okafor beat Lindqvist in the second round [1].", [match], bow, judge=judge
+    )
+    assert wrong.text == "" and wrong.dropped == ["Lindqvist beat Okafor in the second round."]
+    assert right.text == "Okafor beat Lindqvist in the second round [1]."
+    # NEWSDESK_ROLE_CHECK=false: the swap is not read, and P(yes) 0.6 keeps the sentence.
+    g = Grounder([match], bow, judge=judge, threshold=0.4, role_check=False)
+    [kept] = g.check_all(["Lindqvist beat Okafor in the second round [1]."])
+    assert kept is not None and kept.cited == [1]
+
+
+def test_names_joined_by_and_are_not_swapped():
+    ev = "Okafor and Lindqvist reached the final, where Okafor beat Lindqvist."
+    assert role_swaps("Okafor and Lindqvist reached the final.", ev) == []
+    assert role_swaps("Okafor beat Lindqvist.", ev) == ["Lindqvist beat Okafor."]
+    assert role_swaps("Okafor beat Petrov.", ev) == []  # a name the evidence lacks
+    ev = "Okafor, Petrov and Lindqvist reached the final, where Okafor beat Lindqvist."
+    assert role_swaps("Okafor, Petrov and Lindqvist reached the final.", ev) == []
+    assert role_swaps("Okafor beat Petrov and Lindqvist.", ev) == [
+        "Petrov beat Okafor and Lindqvist.",
+        "Lindqvist beat Petrov and Okafor.",
     ]
 
 

@@ -26,8 +26,16 @@ from rag.answer.citations import (
     strip_markers,
 )
 from rag.retrieve.context import Passage
-from rag.retrieve.facts import NOT_NAMES, content_words, misbound, names, numbers, words
-from rag.retrieve.question import asks_for_list, question_parts
+from rag.retrieve.facts import (
+    NOT_NAMES,
+    acronyms,
+    content_words,
+    misbound,
+    names,
+    numbers,
+    words,
+)
+from rag.retrieve.question import asks_for_list, is_calendar_word, question_parts
 
 # (claim, the passage numbers it is checked against) for each sentence, and what each of those
 # passages is quoted as -> P(supported) each, or None when the model cannot be read that way.
@@ -77,7 +85,7 @@ def support_strength(
     1 + overlap, one that only means something close scores its cosine (below 1)."""
     if not numbers(claim) - echoed <= numbers(evidence) or misbound(claim, evidence):
         return None
-    evidence_words = words(evidence)
+    evidence_words = name_forms(evidence)
     missing = {
         name
         for name in names(claim)
@@ -114,7 +122,7 @@ def plausible(
         return False
     if not content_words(claim) & content_words(evidence):
         return False  # shares no word at all with its evidence ("CONFIRMED."): no claim on it
-    evidence_words = words(evidence)
+    evidence_words = name_forms(evidence)
     first = re.match(r"\W*([A-Za-z][\w-]*)", claim)
     opening = first.group(1).lower() if first else ""
     if opening in (names(evidence) if context_names is None else context_names):
@@ -127,10 +135,16 @@ def plausible(
     return not (missing - given)
 
 
+def name_forms(evidence: str) -> set[str]:
+    """What a name in a claim may be found as in its evidence: the evidence's words and the
+    initials of its capitalised names ("UK" for "the United Kingdom")."""
+    return words(evidence) | acronyms(evidence)
+
+
 def _has_name(part: str, evidence_words: set[str]) -> bool:
     """The name, or a form of it a letter or two longer or shorter: "Russia" in "Russian
-    President", "the Maharynskys'" in "Ihor Maharynsky"."""
-    if part in evidence_words or not part:
+    President", "the Maharynskys'" in "Ihor Maharynsky", "MP" in "MPs"."""
+    if part in evidence_words or part + "s" in evidence_words or not part:
         return True
     return len(part) >= 5 and any(
         (w.startswith(part) or part.startswith(w)) and len(w) >= 5 and abs(len(w) - len(part)) <= 2
@@ -231,6 +245,45 @@ def mend_first_names(claim: str, evidence: str) -> str:
     return _FULL_NAME_RE.sub(mend, claim)
 
 
+# A run of capitalised words: a name as a claim writes it ("Rob Da Bank", "Lord Smith").
+_NAME_SPAN_RE = re.compile(r"[A-Z][\w'’.-]*(?:\s+[A-Z][\w'’.-]*)*")
+# How much more the judge may believe a claim with two of its names swapped before the claim
+# itself is in doubt: a small judge hears the right names in the right passage and says yes to
+# "B beat A" when the passage says "A beat B", but it says yes more firmly to the true order.
+ROLE_MARGIN = 0.1
+
+
+def role_swaps(claim: str, evidence: str, limit: int = 2) -> list[str]:
+    """The claim with its first name swapped with each later one that the evidence also
+    names: "Smith beat Jones" -> "Jones beat Smith". Names listed together, joined by "and"
+    or commas, are left alone: "Smith, Brown and Jones won" swapped says the same thing."""
+    forms = name_forms(evidence)
+    spans = []
+    for m in _NAME_SPAN_RE.finditer(claim):
+        parts, start = m.group(0).split(), m.start()
+        while parts and parts[0] in NOT_NAMES:
+            start += len(parts[0]) + 1
+            parts = parts[1:]
+        text = re.sub(r"[’']s$", "", " ".join(parts).rstrip("."))
+        if is_calendar_word(text):
+            continue  # a weekday or a month does nothing to anyone: swapping it tests nothing
+        if text and all(_has_name(w.lower().strip(".'’"), forms) for w in text.split()):
+            spans.append((start, start + len(text), text))
+    if len(spans) < 2:
+        return []
+    (a0, a1, first), swaps = spans[0], []
+    for k, (b0, b1, other) in enumerate(spans[1:], 1):
+        between = claim[a1:b0]
+        # Only names and "and"/","/"or" between them: one list, in any order.
+        listed = between
+        for c0, c1, _ in reversed(spans[1:k]):
+            listed = listed[: c0 - a1] + listed[c1 - a1 :]
+        if other.lower() == first.lower() or re.fullmatch(r"(?:\s|,|and|or|&)*", listed):
+            continue
+        swaps.append(claim[:a0] + other + between + first + claim[b1:])
+    return swaps[:limit]
+
+
 class Grounder:
     """Checks an answer one sentence at a time, so a stream can show each sentence as soon as
     it passes while the model writes the next. `ground_answer` is the same check over a whole
@@ -243,10 +296,12 @@ class Grounder:
         question: str = "",
         judge: Judge | None = None,
         threshold: float = 0.5,
+        role_check: bool = True,
     ) -> None:
         self.passages, self.encode, self.judge, self.threshold = passages, encode, judge, threshold
+        self.role_check = role_check
         self.evidence = [f"{p.document.outlet or ''} {p.document.title} {p.text}" for p in passages]
-        in_context = words(" ".join(self.evidence))
+        in_context = name_forms(" ".join(self.evidence))
         self.given = frozenset(
             n for n in names(question) if all(_has_name(x, in_context) for x in n.split("-"))
         )
@@ -290,10 +345,32 @@ class Grounder:
             else:
                 drops[i] = claim
         items = [(claim, chosen) for _, claim, chosen, _ in asked]
-        verdicts = self.judge(items, self._quotes(items)) if self.judge and items else None
+        # Each claim with two of its names swapped, read in the same call: if the judge
+        # believes a swapped claim more than the claim, the roles are the wrong way round.
+        # Each right after its claim: its prompt differs from the claim's only from the
+        # statement on, so llama.cpp's cache spares it the passages and quotes.
+        swaps = [
+            role_swaps(claim, self._joint(chosen)) if self.role_check else []
+            for claim, chosen in items
+        ]
+        readings = [
+            (text, chosen)
+            for (claim, chosen), ss in zip(items, swaps, strict=True)
+            for text in [claim, *ss]
+        ]
+        read = self.judge(readings, self._quotes(items)) if self.judge and items else None
+        verdicts: list[float] | None = None
+        swapped_verdicts: list[list[float]] = []
+        if read is not None:
+            at, verdicts = iter(read), []
+            for ss in swaps:
+                verdicts.append(next(at))
+                swapped_verdicts.append([next(at) for _ in ss])
         for k, (i, claim, chosen, sims) in enumerate(asked):
             if verdicts is not None:
-                ok = verdicts[k] >= self.threshold
+                ok = verdicts[k] >= self.threshold and all(
+                    v <= verdicts[k] + ROLE_MARGIN for v in swapped_verdicts[k]
+                )
             else:
                 # No judge to read meaning: the older test of wording or close meaning.
                 best = float(max(sims[n - 1] for n in chosen))

@@ -219,9 +219,27 @@ def number_bindings(text: str) -> dict[str, set[str]]:
     return bound
 
 
+# A currency sign or code right before an amount: "$156m", "£81.5m", "US$ 3bn", "EUR 20".
+_MONEY_RE = re.compile(r"(US\$|[$£€¥]|\b(?:USD|GBP|EUR)\b)\s?(\d+(?:[.,]\d+)*)")
+_CURRENCY = {"us$": "$", "usd": "$", "gbp": "£", "eur": "€"}
+
+
+def currencies(text: str) -> dict[str, set[str]]:
+    """Which currency each amount is in: "a $156m (£81.5m) deal" -> 156: $, 81.5: £."""
+    found: dict[str, set[str]] = {}
+    for sign, amount in _MONEY_RE.findall(text):
+        found.setdefault(amount.replace(",", ""), set()).add(_CURRENCY.get(sign.lower(), sign))
+    return found
+
+
 def misbound(claim: str, evidence: str) -> bool:
     """True when the claim pins a number on something the evidence counts with another
-    number: "84 sites" against "destroyed 84 drones, but 17 sites had been struck"."""
+    number ("84 sites" against "destroyed 84 drones, but 17 sites had been struck"), or
+    gives an amount a currency the evidence never gives it ("£156m" against "$156m")."""
+    money = currencies(evidence)
+    for amount, signs in currencies(claim).items():
+        if money.get(amount) and not signs & money[amount]:
+            return True
     have = number_bindings(evidence)
     for number, words_after in number_bindings(claim).items():
         for word in words_after:
@@ -233,6 +251,23 @@ def misbound(claim: str, evidence: str) -> bool:
 
 def names(text: str) -> set[str]:
     return {m.lower() for m in _NAME_RE.findall(text) if m not in NOT_NAMES}
+
+
+_CAPITALISED_RUN_RE = re.compile(r"\b[A-Z][\w’'-]*(?:\s+(?:(?:of|and|for|the)\s+)?[A-Z][\w’'-]*)+")
+
+
+def acronyms(text: str) -> set[str]:
+    """The initials of each run of capitalised words, so "UK" and "UKIP" are found in "the
+    United Kingdom" and "the UK Independence Party": a word in capitals gives all its
+    letters ("UK Independence Party" -> "ukip"); every stretch of two or more words counts."""
+    found: set[str] = set()
+    for run in _CAPITALISED_RUN_RE.findall(text):
+        parts = [re.sub(r"[’']s?$", "", w) for w in run.split() if w[0].isupper()]
+        initials = [w if w.isupper() else w[0] for w in parts if w]
+        for i in range(len(initials)):
+            for j in range(i + 2, min(len(initials), i + 6) + 1):
+                found.add("".join(initials[i:j]).lower())
+    return found
 
 
 def content_words(text: str) -> set[str]:

@@ -171,11 +171,16 @@ def gives_name(question: str, answer: str) -> bool:
     asked = {_bare(w) for w in re.findall(r"[\w'’-]+", question)}
     for m in _CAPITALISED_RE.finditer(answer):
         word = _bare(m.group())
-        if word in asked or word in _NOT_NAMES or _WEEKDAY_RE.match(word):
+        if word in asked or word in _NOT_NAMES or is_calendar_word(m.group()):
             continue
-        if not _MONTH_RE.fullmatch(m.group()):
-            return True
+        return True
     return False
+
+
+def is_calendar_word(word: str) -> bool:
+    """A weekday or a month ("Tuesdays", "March"): capitalised, but no one's name."""
+    bare = _bare(word)
+    return bool(_WEEKDAY_RE.match(bare.removesuffix("s")) or _MONTH_RE.fullmatch(word.title()))
 
 
 def _bare(word: str) -> str:

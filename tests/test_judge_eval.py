@@ -1,0 +1,54 @@
+"""The support check's scoring on labelled pairs, with a scripted judge: the real judge is
+measured by `newsdesk eval --judge`; this proves the scoring reads its verdicts as the engine
+does (the filter first, then P(yes), then the claim against its names swapped)."""
+
+from types import SimpleNamespace
+
+import numpy as np
+
+from eval.judge_eval import evaluate_judge, load_pairs
+from rag.answer.grounding import claim_text, plausible, role_swaps
+from rag.config import PROJECT_ROOT
+from rag.llm.prompts import PromptSet
+
+
+class SwapBelievingJudge:
+    """P(yes) 0.7 for a claim, 0.9 for the same claim with two names swapped."""
+
+    def __init__(self) -> None:
+        self.calls: list[int] = []
+
+    def judge(self, prompts: list[list[dict[str, str]]]) -> list[float]:
+        self.calls.append(len(prompts))
+        return [0.7] + [0.9] * (len(prompts) - 1)
+
+
+def test_a_pair_is_accepted_only_when_no_swapped_claim_is_believed_more():
+    judge = SwapBelievingJudge()
+    engine = SimpleNamespace(
+        prompts=PromptSet.load(PROJECT_ROOT / "prompts"),
+        generator=judge,
+        embedder=SimpleNamespace(encode=lambda texts: np.ones((len(texts), 4)) / 2),
+        settings=SimpleNamespace(support_threshold=0.4),
+    )
+    report = evaluate_judge(engine)
+    pairs = load_pairs()
+    swapped = [bool(role_swaps(claim_text(p.claim), p.evidence)) for p in pairs]
+    # One call per pair: the claim, then each swap of it.
+    assert judge.calls == [1 + len(role_swaps(claim_text(p.claim), p.evidence)) for p in pairs]
+    assert 0 < sum(swapped) < len(pairs)
+    accepted = [
+        plausible(claim_text(p.claim), p.evidence) and not s
+        for p, s in zip(pairs, swapped, strict=True)
+    ]
+    supported = [a for a, p in zip(accepted, pairs, strict=True) if p.label == "supported"]
+    others = [a for a, p in zip(accepted, pairs, strict=True) if p.label != "supported"]
+    rates = report["checkers"]["filter+judge+swap"]
+    assert rates["accept_supported"] == round(sum(supported) / len(supported), 3)
+    assert rates["reject_others"] == round(1 - sum(others) / len(others), 3)
+    # Without the swap reading every pair the filter passes is accepted at P(yes) 0.7.
+    assert report["checkers"]["filter+judge"]["accept_supported"] > rates["accept_supported"]
+    assert all(
+        r["p_swapped"] == (0.9 if s else 0.0)
+        for r, s in zip(report["per_pair"], swapped, strict=True)
+    )
