@@ -86,11 +86,7 @@ def support_strength(
     if not numbers(claim) - echoed <= numbers(evidence) or misbound(claim, evidence):
         return None
     evidence_words = name_forms(evidence)
-    missing = {
-        name
-        for name in names(claim)
-        if not all(_has_name(part, evidence_words) for part in name.split("-"))
-    }
+    missing = {name for name in names(claim) if not _named_in(name, evidence_words)}
     if missing - given:
         return None
     # Words echoed from the question are its premise; what the sentence adds must be there.
@@ -128,9 +124,7 @@ def plausible(
     if opening in (names(evidence) if context_names is None else context_names):
         opening = ""  # a name the passages use: checked like any other
     missing = {
-        name
-        for name in names(claim)
-        if name != opening and not all(_has_name(part, evidence_words) for part in name.split("-"))
+        name for name in names(claim) if name != opening and not _named_in(name, evidence_words)
     }
     return not (missing - given)
 
@@ -139,6 +133,11 @@ def name_forms(evidence: str) -> set[str]:
     """What a name in a claim may be found as in its evidence: the evidence's words and the
     initials of its capitalised names ("UK" for "the United Kingdom")."""
     return words(evidence) | acronyms(evidence)
+
+
+def _named_in(name: str, evidence_words: set[str]) -> bool:
+    """Every part of a (lower-cased) name is in the evidence: "Kilroy-Silk" needs both."""
+    return all(_has_name(part, evidence_words) for part in name.split("-"))
 
 
 def _has_name(part: str, evidence_words: set[str]) -> bool:
@@ -265,9 +264,10 @@ def role_swaps(claim: str, evidence: str, limit: int = 2) -> list[str]:
             start += len(parts[0]) + 1
             parts = parts[1:]
         text = re.sub(r"[’']s$", "", " ".join(parts).rstrip("."))
-        if is_calendar_word(text):
-            continue  # a weekday or a month does nothing to anyone: swapping it tests nothing
-        if text and all(_has_name(w.lower().strip(".'’"), forms) for w in text.split()):
+        # A weekday or a month does nothing to anyone: swapping it tests nothing.
+        if not text or is_calendar_word(text):
+            continue
+        if all(_has_name(w.lower().strip(".'’"), forms) for w in text.split()):
             spans.append((start, start + len(text), text))
     if len(spans) < 2:
         return []
@@ -302,9 +302,7 @@ class Grounder:
         self.role_check = role_check
         self.evidence = [f"{p.document.outlet or ''} {p.document.title} {p.text}" for p in passages]
         in_context = name_forms(" ".join(self.evidence))
-        self.given = frozenset(
-            n for n in names(question) if all(_has_name(x, in_context) for x in n.split("-"))
-        )
+        self.given = frozenset(n for n in names(question) if _named_in(n, in_context))
         self.asked = frozenset(content_words(question))
         self.everything = " ".join(self.evidence)
         self.known = frozenset(names(self.everything))
@@ -359,18 +357,15 @@ class Grounder:
             for text in [claim, *ss]
         ]
         read = self.judge(readings, self._quotes(items)) if self.judge and items else None
-        verdicts: list[float] | None = None
-        swapped_verdicts: list[list[float]] = []
+        # Per claim: its own P(yes), then its swaps'.
+        groups = None
         if read is not None:
-            at, verdicts = iter(read), []
-            for ss in swaps:
-                verdicts.append(next(at))
-                swapped_verdicts.append([next(at) for _ in ss])
+            at = iter(read)
+            groups = [[next(at) for _ in range(1 + len(ss))] for ss in swaps]
         for k, (i, claim, chosen, sims) in enumerate(asked):
-            if verdicts is not None:
-                ok = verdicts[k] >= self.threshold and all(
-                    v <= verdicts[k] + ROLE_MARGIN for v in swapped_verdicts[k]
-                )
+            if groups is not None:
+                own, *swapped = groups[k]
+                ok = own >= self.threshold and all(v <= own + ROLE_MARGIN for v in swapped)
             else:
                 # No judge to read meaning: the older test of wording or close meaning.
                 best = float(max(sims[n - 1] for n in chosen))
