@@ -1,13 +1,17 @@
-"""Tune the checking side of answers quickly: run the golden set through the real engine, but
-keep every model draft in a cache keyed by the exact prompt messages.
+"""Tune the checking side of answers: run a corpus's questions through the real engine, but
+keep every model draft in a cache keyed by the exact prompt messages, and print each failure
+with the draft behind it.
 
 A second run with the same prompts and context re-uses the drafts and re-scores what changed
-after generation (support check, conflicts, abstention) in seconds instead of minutes; a run
-with a new prompt or new context generates only what is new. A greedy draft is fixed per
-prompt (`rag/llm/prompt_cache.py`), but latency is not measured here and each run builds a fresh
+after generation (support check, conflicts, abstention, thresholds); a run with a new prompt or
+new context generates only what is new. The support judge and the relevance check still run on
+the real model, and they evaluate the passages the skipped draft would have left cached, so a
+re-score saves the drafting, not the prompt evaluation. A greedy draft is fixed per prompt
+(`rag/llm/prompt_cache.py`), but latency is not measured here and each run builds a fresh
 store, so the numbers that count come from `newsdesk eval`, not from here.
 
-    .venv/bin/python scripts/eval_replay.py [--model qwen2.5-coder-0.5b] [--ids q001,q002]
+    .venv/bin/python scripts/eval_replay.py [--corpus bbc-dev] [--model qwen2.5-coder-0.5b]
+        [--ids q001,q002]
 """
 
 from __future__ import annotations
@@ -21,8 +25,9 @@ from pathlib import Path
 from rich.console import Console
 
 from eval.baseline import NewsdeskSystem
-from eval.harness import seeded_engine
-from eval.runner import evaluate, load_golden, print_summary, select
+from eval.corpora import CORPORA
+from eval.harness import corpus_engine
+from eval.runner import evaluate, print_summary, select
 from rag.config import Settings
 
 
@@ -52,6 +57,10 @@ class CachedDrafts:
         self.misses = 0
         self.last: tuple[list, str] | None = None
 
+    def __getattr__(self, name: str):
+        # The judge, the answer turn and the rest are the real model's: only drafts are cached.
+        return getattr(self.inner, name)
+
     def count_tokens(self, text: str) -> int:
         return self.inner.count_tokens(text)
 
@@ -72,6 +81,7 @@ class CachedDrafts:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
+    parser.add_argument("--corpus", default="seeds", choices=list(CORPORA))
     parser.add_argument("--model", default=None)
     parser.add_argument("--ids", default="")
     parser.add_argument("--cache", default=None)
@@ -81,10 +91,11 @@ def main() -> None:
     args = parser.parse_args()
     settings = Settings() if args.model is None else Settings(model=args.model)
     console = Console(stderr=True)
-    questions = select(load_golden(), ids=[i for i in args.ids.split(",") if i] or None)
-    cache = Path(args.cache or f"/tmp/drafts-{Path(settings.model).name}.json")
+    corpus = CORPORA[args.corpus]
+    questions = select(corpus.load(), ids=[i for i in args.ids.split(",") if i] or None)
+    cache = Path(args.cache or f"/tmp/drafts-{corpus.name}-{Path(settings.model).name}.json")
     with tempfile.TemporaryDirectory(prefix="newsdesk-replay-") as tmp:
-        engine = seeded_engine(settings, Path(tmp))
+        engine = corpus_engine(settings, Path(tmp), corpus)
         real = engine.generator
         engine.__dict__["_generator"] = CachedDrafts(real, cache)
         system = Recording(engine)
