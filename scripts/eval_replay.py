@@ -51,18 +51,15 @@ class CachedDrafts:
 
     def __init__(self, inner, path: Path) -> None:
         self.inner = inner
-        self.name = inner.name
         self.path = path
         self.cache: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
         self.misses = 0
         self.last: tuple[list, str] | None = None
 
     def __getattr__(self, name: str):
-        # The judge, the answer turn and the rest are the real model's: only drafts are cached.
+        # The name, the tokenizer, the judge, the answer turn: the real model's. Only drafts
+        # are cached.
         return getattr(self.inner, name)
-
-    def count_tokens(self, text: str) -> int:
-        return self.inner.count_tokens(text)
 
     def chat(self, messages, max_tokens: int = 256):
         from rag.llm.generation import Generation
