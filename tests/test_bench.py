@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.long]
 
 
 def test_bench_reports_all_measures(tmp_path: Path):
@@ -16,7 +16,7 @@ def test_bench_reports_all_measures(tmp_path: Path):
         [str(cli), "bench", "--questions", "2", "--json", "--out", str(tmp_path)],
         capture_output=True,
         text=True,
-        timeout=900,
+        timeout=1800,
     )
     assert run.returncode == 0, run.stderr[-3000:]
     report = json.loads(run.stdout)

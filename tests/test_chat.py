@@ -142,6 +142,7 @@ def test_interactive_session_streams_follows_up_and_shows_sources(chat_env):
 
 
 @pytest.mark.slow
+@pytest.mark.long
 def test_piped_questions_print_one_json_object_each(chat_env):
     r = subprocess.run(
         [sys.executable, "-m", "rag.frontend.cli", "chat", "--json"],

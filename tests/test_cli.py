@@ -245,6 +245,7 @@ def test_search_piped_is_not_wrapped_and_shows_no_missing_outlet(museum):
 
 
 @pytest.mark.slow
+@pytest.mark.long
 def test_ask_piped_to_a_file_is_not_wrapped(museum):
     r = newsdesk("ask", "Who paid for the Port Ellery lighthouse museum?", data_dir=museum)
     assert r.returncode == 0, r.stderr

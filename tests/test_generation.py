@@ -48,6 +48,7 @@ def test_system_turn_is_the_only_cached_prefix(seeded_engine):
 
 
 @pytest.mark.slow
+@pytest.mark.long
 def test_same_prompt_same_logits_whatever_came_before(seeded_engine):
     generator = seeded_engine.generator
     messages = seeded_engine.prepare(QUESTION).messages
@@ -61,6 +62,7 @@ def test_same_prompt_same_logits_whatever_came_before(seeded_engine):
 
 
 @pytest.mark.slow
+@pytest.mark.long
 def test_same_prompt_same_draft_after_other_questions(seeded_engine):
     generator = seeded_engine.generator
     messages = seeded_engine.prepare(QUESTION).messages
@@ -123,6 +125,7 @@ def _rest_logits(generator, messages) -> np.ndarray:
 
 
 @pytest.mark.slow
+@pytest.mark.long
 def test_the_system_turn_kept_on_disk_restores_the_same_cache(seeded_engine, tmp_path, monkeypatch):
     generator = seeded_engine.generator
     messages = seeded_engine.prepare(QUESTION).messages

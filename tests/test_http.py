@@ -152,6 +152,7 @@ def test_openai_client_works_unchanged(server):
 
 
 @pytest.mark.slow
+@pytest.mark.long
 def test_openai_follow_up_is_rewritten_from_history(server):
     url, _ = server
     body = {
@@ -494,6 +495,7 @@ def test_cors_when_configured(seeded_engine):
 
 
 @pytest.mark.slow
+@pytest.mark.long
 def test_sixteen_parallel_askers_with_a_small_queue(seeded_engine):
     settings = seeded_engine.settings.model_copy(update={"queue_size": 1})
     app = create_app(settings, engine=seeded_engine)

@@ -20,6 +20,7 @@ def client(seeded_engine: Engine):
 
 
 @pytest.mark.slow
+@pytest.mark.long
 def test_usage_is_the_drafts_real_token_count_streamed_or_not(client, seeded_engine):
     messages = [{"role": "user", "content": QUESTION}]
     reply = client.chat.completions.create(model="newsdesk", messages=messages)
@@ -56,6 +57,7 @@ def test_usage_is_the_drafts_real_token_count_streamed_or_not(client, seeded_eng
 
 
 @pytest.mark.slow
+@pytest.mark.long
 def test_no_usage_chunk_unless_asked(client):
     chunks = list(
         client.chat.completions.create(

@@ -265,6 +265,7 @@ def test_model_server_errors(seeded_engine, llm_url):
 # ---- two replicas -----------------------------------------------------------------------------
 
 
+@pytest.mark.long
 def test_two_replicas_share_one_chroma_and_one_model_server(chroma_url, llm_url, tmp_path):
     env = {
         "NEWSDESK_DATA_DIR": str(tmp_path / "shared"),
@@ -350,6 +351,7 @@ def _bulk(lines: int) -> bytes:
     return f"Quarnish ledger office report\n\n{body}\n\nSource: Pier Bulletin\n".encode()
 
 
+@pytest.mark.long
 def test_two_hosts_share_one_corpus_through_postgres(chroma_url, llm_url, pg_server, tmp_path):
     """Two `newsdesk serve` processes with their own data dirs (two hosts) share PostgreSQL,
     the Chroma server and the model server: an upload through one is asked and cited through

@@ -13,6 +13,7 @@ from rag.config import PROJECT_ROOT
 
 
 @pytest.mark.slow
+@pytest.mark.long
 def test_a_minute_of_mixed_use(tmp_path):
     report_file = tmp_path / "soak.json"
     r = subprocess.run(
