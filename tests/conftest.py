@@ -72,10 +72,3 @@ def pg_server():
 def database_url(pg_server) -> str:
     """A new empty database on the session's server."""
     return pg_server.create_database()
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """A `long` test loads the model too: mark it `slow`, so `make check` never runs it."""
-    for item in items:
-        if item.get_closest_marker("long") and not item.get_closest_marker("slow"):
-            item.add_marker(pytest.mark.slow)
