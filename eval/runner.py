@@ -4,11 +4,13 @@ optionally the naive baseline in the same run, so both are measured on the same 
 from __future__ import annotations
 
 import json
+import logging
 import platform
 import statistics
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -29,6 +31,7 @@ from eval.metrics import (
     percentile,
     token_f1,
 )
+from rag.answer import grounding
 from rag.answer.citations import answer_sentences, strip_markers
 from rag.schemas import Answer
 
@@ -71,6 +74,38 @@ class QuestionResult:
     error: str | None
     ranked_doc_ids: list[str]
     scores: dict[str, float] = field(default_factory=dict)
+    # What the support check read for each claim of the answer (claim, cited passages, their
+    # quote, P(yes), the swapped names' P(yes), kept): a stricter rule can be tried on these
+    # without the model (`scripts/rescore_checks.py`).
+    checks: list[dict] = field(default_factory=list)
+
+
+class _Readings(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.items: list[dict] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        reading = getattr(record, "reading", None)
+        if reading is not None:
+            self.items.append(reading)
+
+
+@contextmanager
+def _recording_checks() -> Iterator[_Readings]:
+    """The support check's readings while a question is answered. The logger is raised to
+    DEBUG for the run only, and nothing is printed: the handler keeps the records."""
+    logger, handler = grounding.log, _Readings()
+    level, propagate = logger.level, logger.propagate
+    logger.setLevel(logging.DEBUG)
+    logger.propagate = False
+    logger.addHandler(handler)
+    try:
+        yield handler
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+        logger.propagate = propagate
 
 
 def load_golden(corpus: str = "seeds") -> list[GoldQuestion]:
@@ -189,12 +224,14 @@ def run_system(
             answer: dict | None = None
             error: str | None = None
             ranked: list[str] = []
-            try:
-                ranked = system.ranked_doc_ids(q.question, 10)
-                answer = system.ask(q.question).model_dump()
-            except Exception as exc:  # a crash is a scored failure, never a dropped question
-                error = f"{type(exc).__name__}: {exc}"
+            with _recording_checks() as checks:
+                try:
+                    ranked = system.ranked_doc_ids(q.question, 10)
+                    answer = system.ask(q.question).model_dump()
+                except Exception as exc:  # a crash is a scored failure, never a dropped question
+                    error = f"{type(exc).__name__}: {exc}"
             res = QuestionResult(q.id, q.category, q.answerable, answer, error, ranked)
+            res.checks = checks.items
             res.scores = score_question(q, res)
             results.append(res)
             progress.advance(task)

@@ -12,6 +12,7 @@ there is one, and sentences nothing supports are dropped and reported.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -40,6 +41,11 @@ from rag.retrieve.question import asks_for_list, is_calendar_word, question_part
 # (claim, the passage numbers it is checked against) for each sentence, and what each of those
 # passages is quoted as -> P(supported) each, or None when the model cannot be read that way.
 Judge = Callable[[list[tuple[str, list[int]]], dict[int, str]], list[float] | None]
+
+# Every verdict is logged at DEBUG with the reading behind it (`extra={"reading": ...}`), so an
+# evaluation can keep what the judge said about each claim and try a stricter rule on it later
+# without running the model again (`scripts/rescore_checks.py`).
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -356,7 +362,8 @@ class Grounder:
             for (claim, chosen), ss in zip(items, swaps, strict=True)
             for text in [claim, *ss]
         ]
-        read = self.judge(readings, self._quotes(items)) if self.judge and items else None
+        quotes = self._quotes(items) if self.judge and items else {}
+        read = self.judge(readings, quotes) if self.judge and items else None
         # Per claim: its own P(yes), then its swaps'.
         groups = None
         if read is not None:
@@ -382,6 +389,10 @@ class Grounder:
                 results[i] = SentenceCheck(claim, chosen, True)
             else:
                 drops[i] = claim
+            if groups is not None:
+                _log_reading(claim, chosen, quotes, groups[k], ok)
+        for i in sorted(drops.keys() - {i for i, *_ in asked}):
+            _log_reading(drops[i], [], {}, None, False)  # the filter's drop: never judged
         self.kept += [r for r in results if r is not None]
         self.dropped += [drops[i] for i in sorted(drops)]
         return results
@@ -509,6 +520,29 @@ class DraftChecker:
             return []
         self.answered, released, self._held = True, self._held, []
         return released
+
+
+def _log_reading(
+    claim: str, cited: list[int], quotes: dict[int, str], read: list[float] | None, kept: bool
+) -> None:
+    if not log.isEnabledFor(logging.DEBUG):
+        return
+    own, *swapped = read or [None]
+    reading = {
+        "claim": claim,
+        "cited": cited,
+        "quote": " ".join(quotes.get(n, "") for n in cited),
+        "p_yes": None if own is None else round(own, 4),
+        "swapped": [round(v, 4) for v in swapped],
+        "kept": kept,
+    }
+    log.debug(
+        "%s %r: P(yes) %s",
+        "kept" if kept else "dropped",
+        claim,
+        reading["p_yes"],
+        extra={"reading": reading},
+    )
 
 
 def _without_markers(sentence: str) -> str:
