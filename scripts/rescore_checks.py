@@ -121,23 +121,22 @@ def main() -> None:
         withdrawn = [
             c["claim"] for c in r["checks"] if rejects(c, args.threshold, args.hedge_margin)
         ]
-        after = replace(res, answer=replay(r["answer"], withdrawn)) if withdrawn else res
-        for name, scores in (("before", r["scores"]), ("after", score_question(q, after))):
-            t = totals[name]
-            t[0] += int(scores.get("answer_presence", 0))
-            t[1] += int(scores.get("right_article", 0))
-            t[2] += int(scores.get("abstention", 0))
-            t[3] += int(scores.get("false_refusal", 0))
+        if withdrawn and r["answer"]:
+            res = replace(res, answer=replay(r["answer"], withdrawn))
+        before, after = r["scores"], score_question(q, res)
+        for name, scores in (("before", before), ("after", after)):
+            for i, metric in enumerate(
+                ("answer_presence", "right_article", "abstention", "false_refusal")
+            ):
+                totals[name][i] += int(scores.get(metric, 0))
         if withdrawn and args.show:
-            old = r["scores"].get("answer_presence", r["scores"].get("abstention"))
-            new = score_question(q, after)
-            new = new.get("answer_presence", new.get("abstention"))
-            print(f"{r['id']} [{q.category}] right {old} -> {new}")
+            right = [s.get("answer_presence", s.get("abstention")) for s in (before, after)]
+            print(f"{r['id']} [{q.category}] right {right[0]} -> {right[1]}")
             for c in r["checks"]:
                 if c["claim"] in withdrawn:
                     print(f"   - P(yes) {c['p_yes']}: {c['claim']!r}")
                     print(f"     quote: {c['quote'][:200]!r}")
-    answerable = sum(q.answerable for q in golden.values() if q.id in {r["id"] for r in rows})
+    answerable = sum(golden[r["id"]].answerable for r in rows)
     unanswerable = len(rows) - answerable
     print(f"{report['corpus']}: threshold {args.threshold}, hedge margin {args.hedge_margin}")
     for name, (right, cited, declined, refused) in totals.items():
