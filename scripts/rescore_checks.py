@@ -20,14 +20,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 from dataclasses import replace
 from pathlib import Path
 
 from eval.corpora import CORPORA
 from eval.runner import QuestionResult, score_question
 from rag.answer.citations import strip_markers
-from rag.retrieve.facts import content_words
+from rag.retrieve.facts import content_words, words
 
 # Words by which a report holds back from stating a thing as done or true ("could take legal
 # action", "was planning to appeal", "is to begin talks"). Plain English, no corpus's names.
@@ -40,7 +39,7 @@ HEDGES = frozenset(
 
 
 def hedges(text: str) -> bool:
-    return bool(HEDGES & set(re.findall(r"[a-z]+", text.lower())))
+    return bool(HEDGES & words(text))
 
 
 def rejects(check: dict, threshold: float, hedge_margin: float) -> bool:

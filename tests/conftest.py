@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -20,6 +23,21 @@ os.environ.setdefault("NEWSDESK_ANSWER_CACHE", "0")
 # Tests make their own stores; a database configured for real use (environment or .env) must
 # never receive their documents. PostgreSQL tests pass their own database's URL explicitly.
 os.environ["NEWSDESK_DATABASE_URL"] = ""
+
+
+@pytest.fixture(scope="session")
+def load_script() -> Callable[[str], ModuleType]:
+    """A module of `scripts/`, for the tests of the tools there: they run as files, not as an
+    installed package, so they are loaded from their path."""
+
+    def load(name: str) -> ModuleType:
+        spec = importlib.util.spec_from_file_location(name, PROJECT_ROOT / "scripts" / f"{name}.py")
+        assert spec and spec.loader
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    return load
 
 
 @pytest.fixture(scope="session")

@@ -3,20 +3,9 @@ judge above all) from the real model, so a replay scores the check the engine ru
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 from scripted import ScriptedModel
-
-SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "eval_replay.py"
-
-
-def _cached_drafts():
-    spec = importlib.util.spec_from_file_location("eval_replay", SCRIPT)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.CachedDrafts
 
 
 def _model_with_judge() -> ScriptedModel:
@@ -26,8 +15,8 @@ def _model_with_judge() -> ScriptedModel:
     return model
 
 
-def test_drafts_are_cached_and_the_judge_is_the_models(tmp_path: Path) -> None:
-    CachedDrafts = _cached_drafts()
+def test_drafts_are_cached_and_the_judge_is_the_models(tmp_path: Path, load_script) -> None:
+    CachedDrafts = load_script("eval_replay").CachedDrafts
     inner = _model_with_judge()
     cached = CachedDrafts(inner, tmp_path / "drafts.json")
     ask = [{"role": "user", "content": "Who won?"}]

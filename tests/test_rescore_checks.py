@@ -3,24 +3,11 @@ on those readings rebuilds and re-scores the answer without the model."""
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 from test_grounding import bow, passage
 
 from eval.corpora import GoldQuestion
 from eval.runner import QuestionResult, _recording_checks, score_question
 from rag.answer.grounding import Grounder
-
-SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "rescore_checks.py"
-
-
-def _script():
-    spec = importlib.util.spec_from_file_location("rescore_checks", SCRIPT)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_each_claim_the_check_reads_is_recorded():
@@ -80,8 +67,8 @@ CHECKS = [
 ]
 
 
-def test_a_hedge_stated_as_fact_needs_more_belief():
-    script = _script()
+def test_a_hedge_stated_as_fact_needs_more_belief(load_script):
+    script = load_script("rescore_checks")
     held, bold = CHECKS
     assert not script.rejects(bold, threshold=0.5, hedge_margin=0.0)
     assert script.rejects(bold, threshold=0.5, hedge_margin=0.1)
@@ -91,8 +78,8 @@ def test_a_hedge_stated_as_fact_needs_more_belief():
     assert not script.rejects(kept_hedge, threshold=0.5, hedge_margin=0.1)
 
 
-def test_the_answer_is_rebuilt_without_the_withdrawn_claim_and_scored_again():
-    script = _script()
+def test_the_answer_is_rebuilt_without_the_withdrawn_claim_and_scored_again(load_script):
+    script = load_script("rescore_checks")
     q = GoldQuestion("x", "Who won, and has the union sued?", True, [["Ann Roe"]], ["a"], "fact")
     after = script.replay(ANSWER, ["The union has taken legal action."])
     assert after["answer"] == "Ann Roe won the seat [1]."

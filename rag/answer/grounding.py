@@ -362,8 +362,11 @@ class Grounder:
             for (claim, chosen), ss in zip(items, swaps, strict=True)
             for text in [claim, *ss]
         ]
-        quotes = self._quotes(items) if self.judge and items else {}
-        read = self.judge(readings, quotes) if self.judge and items else None
+        quotes: dict[int, str] = {}
+        read = None
+        if self.judge and items:
+            quotes = self._quotes(items)
+            read = self.judge(readings, quotes)
         # Per claim: its own P(yes), then its swaps'.
         groups = None
         if read is not None:
