@@ -11,7 +11,10 @@ supported pairs it accepts and how many of the others it rejects:
 - `judge` is the model read as a yes/no judge alone;
 - `filter+judge` is the filter, then the judge;
 - `filter+judge+swap` is what the engine runs: as above, and the claim is dropped when the
-  judge believes it with two of its names swapped more than it believes the claim.
+  judge believes it with two of its names swapped more than it believes the claim;
+- `filter+judge+swap+hedge` adds `NEWSDESK_HEDGE_CHECK`: when the evidence hedges and the claim
+  does not, the claim is also dropped when the judge believes it said as a possibility more
+  than the claim.
 """
 
 from __future__ import annotations
@@ -25,7 +28,17 @@ from rich.console import Console
 from rich.progress import track
 from rich.table import Table
 
-from rag.answer.grounding import ROLE_MARGIN, claim_text, plausible, role_swaps, support_strength
+from rag.answer.grounding import (
+    HEDGE_MARGIN,
+    ROLE_MARGIN,
+    as_possible,
+    claim_text,
+    hedged_away,
+    plausible,
+    role_swaps,
+    support_strength,
+)
+from rag.retrieve.facts import names
 
 PAIRS = Path(__file__).resolve().parent / "support_pairs.jsonl"
 
@@ -45,22 +58,31 @@ def load_pairs(path: Path = PAIRS) -> list[Pair]:
     return [Pair(**json.loads(line)) for line in path.read_text().splitlines() if line.strip()]
 
 
-def judge_scores(engine, pairs: list[Pair]) -> list[tuple[float, float]]:  # rag.engine.Engine
-    """(P(yes), the highest P(yes) of the claim with two names swapped, 0 when none is) for
-    each pair, asked exactly as the engine asks: the evidence as passage [1] of the answer
-    prompt, the yes/no question in place of the user's, the swapped claims in the same call."""
+def judge_scores(engine, pairs: list[Pair]) -> list[tuple[float, float, float]]:
+    """(P(yes), the highest P(yes) of the claim with two names swapped, 0 when none is, and
+    the P(yes) of the claim said as a possibility, 0 when it is not read: `hedged_away`) for
+    each pair, asked exactly as the engine asks
+    (`engine`: a rag.engine.Engine): the evidence as passage [1] of the answer prompt, the
+    yes/no question in place of the user's, the other readings in the same call."""
     scores = []
     for pair in track(pairs, description="judge", transient=True):
         passage = engine.prompts.render_passage(1, None, "", pair.evidence)
         claim = claim_text(pair.claim)
-        readings = [(c, [1]) for c in [claim, *role_swaps(claim, pair.evidence)]]
+        swaps = role_swaps(claim, pair.evidence)
+        possible = (
+            [as_possible(claim, frozenset(names(pair.evidence)))]
+            if hedged_away(claim, pair.evidence)
+            else []
+        )
+        readings = [(c, [1]) for c in [claim, *swaps, *possible]]
         result = engine.generator.judge(
             engine.prompts.judge_prompts([passage], readings, {1: pair.evidence})
         )
         if not result:
-            scores.append((float("nan"), 0.0))
+            scores.append((float("nan"), 0.0, 0.0))
         else:
-            scores.append((result[0], max(result[1:], default=0.0)))
+            own, swapped, possible = result[0], result[1 : 1 + len(swaps)], result[1 + len(swaps) :]
+            scores.append((own, max(swapped, default=0.0), max(possible, default=0.0)))
     return scores
 
 
@@ -70,9 +92,10 @@ def evaluate_judge(engine, threshold: float | None = None) -> dict:
     vectors = engine.embedder.encode([p.claim for p in pairs] + [p.evidence for p in pairs])
     sims = [float(vectors[i] @ vectors[len(pairs) + i]) for i in range(len(pairs))]
     scores = judge_scores(engine, pairs)
-    p_yes = [y for y, _ in scores]
-    # The claim is believed no less than with its roles swapped.
-    in_order = [swapped <= y + ROLE_MARGIN for y, swapped in scores]
+    p_yes = [y for y, _, _ in scores]
+    # The claim is believed no less than with its roles swapped, or said as a possibility.
+    in_order = [swapped <= y + ROLE_MARGIN for y, swapped, _ in scores]
+    as_stated = [possible <= y + HEDGE_MARGIN for y, _, possible in scores]
     verdicts: dict[str, list[bool]] = {
         "wording": [
             support_strength(claim_text(p.claim), p.evidence, s) is not None
@@ -86,6 +109,9 @@ def evaluate_judge(engine, threshold: float | None = None) -> dict:
     ]
     verdicts["filter+judge+swap"] = [
         a and b for a, b in zip(verdicts["filter+judge"], in_order, strict=True)
+    ]
+    verdicts["filter+judge+swap+hedge"] = [
+        a and b for a, b in zip(verdicts["filter+judge+swap"], as_stated, strict=True)
     ]
     report: dict = {"threshold": t, "pairs": len(pairs), "checkers": {}, "by_kind": {}}
     for name, accepted in verdicts.items():
@@ -122,9 +148,10 @@ def evaluate_judge(engine, threshold: float | None = None) -> dict:
             "kind": p.kind,
             "p_yes": round(y, 4),
             "p_swapped": round(swapped, 4),
+            "p_possible": round(possible, 4),
             "filter": f,
         }
-        for p, (y, swapped), f in zip(pairs, scores, verdicts["filter"], strict=True)
+        for p, (y, swapped, possible), f in zip(pairs, scores, verdicts["filter"], strict=True)
     ]
     return report
 

@@ -89,6 +89,11 @@ class Settings(BaseSettings):
         description="Read a sentence naming two of its passage's names again with them "
         "swapped, and drop it when the judge believes the swap more (who did what to whom).",
     )
+    hedge_check: bool = Field(
+        False,
+        description="Read a sentence whose quote hedges again as a possibility, and drop it "
+        "when the judge believes that more (a hedge stated as fact).",
+    )
     max_context_scale: float = Field(
         2.0, description="Most the budget grows for a question with parts or asking a list."
     )

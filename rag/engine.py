@@ -538,6 +538,7 @@ class Engine:
             judge=self.judge(prepared),
             threshold=self.settings.support_threshold,
             role_check=self.settings.role_check,
+            hedge_check=self.settings.hedge_check,
         )
 
         def answers(text: str) -> bool:

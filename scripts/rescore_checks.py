@@ -26,20 +26,8 @@ from pathlib import Path
 from eval.corpora import CORPORA
 from eval.runner import QuestionResult, score_question
 from rag.answer.citations import strip_markers
-from rag.retrieve.facts import content_words, words
-
-# Words by which a report holds back from stating a thing as done or true ("could take legal
-# action", "was planning to appeal", "is to begin talks"). Plain English, no corpus's names.
-HEDGES = frozenset(
-    """may might could would should possibly potentially likely unlikely reportedly allegedly
-    expected expects plan plans planned planning considering consider proposed proposal intend
-    intends hope hopes aim aims believed believes thought suggest suggests suggesting suggested
-    if whether talks set due""".split()  # noqa: SIM905 (a list of 40 words reads better so)
-)
-
-
-def hedges(text: str) -> bool:
-    return bool(HEDGES & words(text))
+from rag.answer.grounding import hedges
+from rag.retrieve.facts import content_words
 
 
 def rejects(check: dict, threshold: float, hedge_margin: float) -> bool:

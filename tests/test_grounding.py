@@ -7,6 +7,7 @@ import numpy as np
 
 from rag.answer.grounding import (
     Grounder,
+    as_possible,
     claim_text,
     ground_answer,
     mend_first_names,
@@ -334,6 +335,39 @@ def test_a_claim_the_judge_believes_less_than_its_names_swapped_is_dropped():
     g = Grounder([match], bow, judge=judge, threshold=0.4, role_check=False)
     [kept] = g.check_all(["Lindqvist beat Okafor in the second round [1]."])
     assert kept is not None and kept.cited == [1]
+
+
+def test_a_claim_the_judge_believes_more_as_a_possibility_is_dropped():
+    # "was planning to appeal" is no appeal: a small judge says yes to the appeal, and more
+    # firmly to the appeal said as a possibility.
+    plan = passage("p", "The union said it was planning to appeal against the ruling.")
+    done = passage("d", "The union has appealed against the ruling, its lawyer said.")
+    claim = "The union has appealed against the ruling."
+    said = {claim: 0.55, "It is possible that the union has appealed against the ruling.": 0.8}
+    seen: list[str] = []
+
+    def judge(items, quotes):
+        seen.extend(c for c, _ in items)
+        return [said[c] for c, _ in items]
+
+    def check(p, hedge_check=True):
+        seen.clear()
+        g = Grounder([p], bow, judge=judge, threshold=0.4, hedge_check=hedge_check)
+        return g.check_all(["The union has appealed against the ruling [1]."])[0]
+
+    assert check(plan) is None
+    assert seen == [claim, "It is possible that the union has appealed against the ruling."]
+    # A quote that does not hedge is not read again: kept at P(yes) 0.55.
+    assert check(done) is not None and seen == [claim]
+    # NEWSDESK_HEDGE_CHECK=false (the default): no second reading, and P(yes) 0.55 keeps it.
+    assert check(plan, hedge_check=False) is not None and seen == [claim]
+
+
+def test_a_claim_said_as_a_possibility_keeps_a_leading_name_or_acronym():
+    lead = "It is possible that "
+    assert as_possible("The union appealed.") == lead + "the union appealed."
+    assert as_possible("Okafor will play.", frozenset({"okafor"})) == lead + "Okafor will play."
+    assert as_possible("ACME fined them.") == lead + "ACME fined them."
 
 
 def test_names_joined_by_and_are_not_swapped():

@@ -7,13 +7,14 @@ from types import SimpleNamespace
 import numpy as np
 
 from eval.judge_eval import evaluate_judge, load_pairs
-from rag.answer.grounding import claim_text, plausible, role_swaps
+from rag.answer.grounding import claim_text, hedged_away, plausible, role_swaps
 from rag.config import PROJECT_ROOT
 from rag.llm.prompts import PromptSet
 
 
 class SwapBelievingJudge:
-    """P(yes) 0.7 for a claim, 0.9 for the same claim with two names swapped."""
+    """P(yes) 0.7 for a claim, 0.9 for each other reading of it (two names swapped, or said
+    as a possibility)."""
 
     def __init__(self) -> None:
         self.calls: list[int] = []
@@ -34,8 +35,13 @@ def test_a_pair_is_accepted_only_when_no_swapped_claim_is_believed_more():
     report = evaluate_judge(engine)
     pairs = load_pairs()
     swapped = [bool(role_swaps(claim_text(p.claim), p.evidence)) for p in pairs]
-    # One call per pair: the claim, then each swap of it.
-    assert judge.calls == [1 + len(role_swaps(claim_text(p.claim), p.evidence)) for p in pairs]
+    # One call per pair: the claim, each swap of it, then, where the evidence hedges and the
+    # claim does not, the claim said as a possibility.
+    hedged = [hedged_away(claim_text(p.claim), p.evidence) for p in pairs]
+    assert judge.calls == [
+        1 + len(role_swaps(claim_text(p.claim), p.evidence)) + h
+        for p, h in zip(pairs, hedged, strict=True)
+    ]
     assert 0 < sum(swapped) < len(pairs)
     accepted = [
         plausible(claim_text(p.claim), p.evidence) and not s
@@ -51,4 +57,15 @@ def test_a_pair_is_accepted_only_when_no_swapped_claim_is_believed_more():
     assert all(
         r["p_swapped"] == (0.9 if s else 0.0)
         for r, s in zip(report["per_pair"], swapped, strict=True)
+    )
+    # Said as a possibility, a claim is believed more (0.9 > 0.7 + HEDGE_MARGIN): a pair whose
+    # evidence hedges (and claim does not) is rejected, and only such a pair.
+    assert 0 < sum(hedged) < len(pairs)
+    both = report["checkers"]["filter+judge+swap+hedge"]
+    kept = [a and not h for a, h in zip(accepted, hedged, strict=True)]
+    good = [k for k, p in zip(kept, pairs, strict=True) if p.label == "supported"]
+    assert both["accept_supported"] == round(sum(good) / len(good), 3)
+    assert all(
+        r["p_possible"] == (0.9 if h else 0.0)
+        for r, h in zip(report["per_pair"], hedged, strict=True)
     )

@@ -13,7 +13,12 @@ from rag.answer.grounding import Grounder
 def test_each_claim_the_check_reads_is_recorded():
     hedged = passage("a", "The union could take legal action against the board in March.")
     said = {"The union has taken legal action against the board.": 0.55}
-    g = Grounder([hedged], bow, judge=lambda items, quotes: [said.get(c, 0.9) for c, _ in items])
+    g = Grounder(
+        [hedged],
+        bow,
+        judge=lambda items, quotes: [said.get(c, 0.9) for c, _ in items],
+        hedge_check=True,
+    )
     with _recording_checks() as checks:
         g.check_all(
             [
@@ -28,7 +33,8 @@ def test_each_claim_the_check_reads_is_recorded():
         "quote": hedged.text,
         "p_yes": 0.55,
         "swapped": [],
-        "kept": True,
+        "possible": [0.9],  # its quote says "could", and it is believed more as possible
+        "kept": False,
     }
     assert filtered["p_yes"] is None and not filtered["kept"] and filtered["cited"] == []
     # Outside an evaluation nothing is kept.

@@ -290,6 +290,46 @@ def role_swaps(claim: str, evidence: str, limit: int = 2) -> list[str]:
     return swaps[:limit]
 
 
+# Words by which a report holds back from stating a thing as done or true ("could take legal
+# action", "was planning to appeal", "is to begin talks"). Plain English, no corpus's names.
+HEDGES = frozenset(
+    """may might could would should possibly potentially likely unlikely reportedly allegedly
+    expected expects plan plans planned planning considering consider proposed proposal intend
+    intends hope hopes aim aims believed believes thought suggest suggests suggesting suggested
+    if whether talks set due""".split()  # noqa: SIM905 (a list of 40 words reads better so)
+)
+
+
+def hedges(text: str) -> bool:
+    return bool(HEDGES & words(text))
+
+
+def hedged_away(claim: str, quote: str) -> bool:
+    """Whether the quote hedges what the claim, which does not hedge, may state as fact: the
+    claims worth reading again as a possibility. A claim that hedges itself ("reportedly
+    warned", "held talks") says no more than its quote, and is left alone."""
+    return hedges(quote) and not hedges(claim)
+
+
+# How much more the judge may believe a claim said as a possibility before the claim itself is
+# in doubt, when its quote hedges and it does not. A small judge says yes to "the firm has
+# appealed" when its passage says the firm "was planning to appeal", but it says yes more
+# firmly still to "It is possible that the firm has appealed"; to a claim its passage states as
+# done, it gives both about the same belief (measured on the labelled pairs: docs/quality.md).
+HEDGE_MARGIN = 0.15
+
+
+def as_possible(claim: str, names_: frozenset[str] = frozenset()) -> str:
+    """The claim said as a possibility: "The firm has appealed." -> "It is possible that the
+    firm has appealed." The first word keeps its capital when it is a name (`names_`,
+    lower-cased) or an acronym."""
+    first = claim.split(" ", 1)[0]
+    bare = re.sub(r"\W+$", "", first)
+    keep = bare.lower() in names_ or (len(bare) > 1 and bare[:2].isupper())
+    body = claim if keep or not claim else claim[0].lower() + claim[1:]
+    return "It is possible that " + body
+
+
 class Grounder:
     """Checks an answer one sentence at a time, so a stream can show each sentence as soon as
     it passes while the model writes the next. `ground_answer` is the same check over a whole
@@ -303,9 +343,10 @@ class Grounder:
         judge: Judge | None = None,
         threshold: float = 0.5,
         role_check: bool = True,
+        hedge_check: bool = False,
     ) -> None:
         self.passages, self.encode, self.judge, self.threshold = passages, encode, judge, threshold
-        self.role_check = role_check
+        self.role_check, self.hedge_check = role_check, hedge_check
         self.evidence = [f"{p.document.outlet or ''} {p.document.title} {p.text}" for p in passages]
         in_context = name_forms(" ".join(self.evidence))
         self.given = frozenset(n for n in names(question) if _named_in(n, in_context))
@@ -357,25 +398,38 @@ class Grounder:
             role_swaps(claim, self._joint(chosen)) if self.role_check else []
             for claim, chosen in items
         ]
+        quotes: dict[int, str] = self._quotes(items) if self.judge and items else {}
+        # And, when its quote hedges, said as a possibility: a passage that only says it may
+        # happen is believed more of that than of the claim (`HEDGE_MARGIN`).
+        plans = [
+            [as_possible(claim, self.known)]
+            if self.hedge_check and hedged_away(claim, " ".join(quotes[n] for n in chosen))
+            else []
+            for claim, chosen in items
+        ]
         readings = [
             (text, chosen)
-            for (claim, chosen), ss in zip(items, swaps, strict=True)
-            for text in [claim, *ss]
+            for (claim, chosen), ss, ps in zip(items, swaps, plans, strict=True)
+            for text in [claim, *ss, *ps]
         ]
-        quotes: dict[int, str] = {}
-        read = None
-        if self.judge and items:
-            quotes = self._quotes(items)
-            read = self.judge(readings, quotes)
-        # Per claim: its own P(yes), then its swaps'.
+        read = self.judge(readings, quotes) if self.judge and items else None
+        # Per claim: its own P(yes), then its swaps', then its possible form's.
         groups = None
         if read is not None:
             at = iter(read)
-            groups = [[next(at) for _ in range(1 + len(ss))] for ss in swaps]
+            groups = [
+                [next(at) for _ in range(1 + len(ss) + len(ps))]
+                for ss, ps in zip(swaps, plans, strict=True)
+            ]
         for k, (i, claim, chosen, sims) in enumerate(asked):
             if groups is not None:
-                own, *swapped = groups[k]
-                ok = own >= self.threshold and all(v <= own + ROLE_MARGIN for v in swapped)
+                own, *others = groups[k]
+                swapped, planned = others[: len(swaps[k])], others[len(swaps[k]) :]
+                ok = (
+                    own >= self.threshold
+                    and all(v <= own + ROLE_MARGIN for v in swapped)
+                    and all(v <= own + HEDGE_MARGIN for v in planned)
+                )
             else:
                 # No judge to read meaning: the older test of wording or close meaning.
                 best = float(max(sims[n - 1] for n in chosen))
@@ -393,7 +447,7 @@ class Grounder:
             else:
                 drops[i] = claim
             if groups is not None:
-                _log_reading(claim, chosen, quotes, groups[k], ok)
+                _log_reading(claim, chosen, quotes, groups[k], ok, len(plans[k]))
         for i in sorted(drops.keys() - {i for i, *_ in asked}):
             _log_reading(drops[i], [], {}, None, False)  # the filter's drop: never judged
         self.kept += [r for r in results if r is not None]
@@ -526,17 +580,25 @@ class DraftChecker:
 
 
 def _log_reading(
-    claim: str, cited: list[int], quotes: dict[int, str], read: list[float] | None, kept: bool
+    claim: str,
+    cited: list[int],
+    quotes: dict[int, str],
+    read: list[float] | None,
+    kept: bool,
+    planned: int = 0,
 ) -> None:
+    """`read`: the claim's P(yes), its swaps', then (the last `planned`) its possible form's."""
     if not log.isEnabledFor(logging.DEBUG):
         return
-    own, *swapped = read or [None]
+    own, *others = read or [None]
+    swapped, plans = others[: len(others) - planned], others[len(others) - planned :]
     reading = {
         "claim": claim,
         "cited": cited,
         "quote": " ".join(quotes.get(n, "") for n in cited),
         "p_yes": None if own is None else round(own, 4),
         "swapped": [round(v, 4) for v in swapped],
+        "possible": [round(v, 4) for v in plans],
         "kept": kept,
     }
     log.debug(
