@@ -399,9 +399,9 @@ class Grounder:
             for claim, chosen in items
         ]
         quotes: dict[int, str] = self._quotes(items) if self.judge and items else {}
-        # And, when its quote hedges, said as a possibility: a passage that only says it may
-        # happen is believed more of that than of the claim (`HEDGE_MARGIN`).
-        plans = [
+        # And, when its quote hedges and it does not, said as a possibility: a passage that only
+        # says it may happen is believed more of that than of the claim (`HEDGE_MARGIN`).
+        possibles = [
             [as_possible(claim, self.known)]
             if self.hedge_check and hedged_away(claim, " ".join(quotes[n] for n in chosen))
             else []
@@ -409,7 +409,7 @@ class Grounder:
         ]
         readings = [
             (text, chosen)
-            for (claim, chosen), ss, ps in zip(items, swaps, plans, strict=True)
+            for (claim, chosen), ss, ps in zip(items, swaps, possibles, strict=True)
             for text in [claim, *ss, *ps]
         ]
         read = self.judge(readings, quotes) if self.judge and items else None
@@ -419,16 +419,16 @@ class Grounder:
             at = iter(read)
             groups = [
                 [next(at) for _ in range(1 + len(ss) + len(ps))]
-                for ss, ps in zip(swaps, plans, strict=True)
+                for ss, ps in zip(swaps, possibles, strict=True)
             ]
         for k, (i, claim, chosen, sims) in enumerate(asked):
             if groups is not None:
                 own, *others = groups[k]
-                swapped, planned = others[: len(swaps[k])], others[len(swaps[k]) :]
+                swapped, possible = others[: len(swaps[k])], others[len(swaps[k]) :]
                 ok = (
                     own >= self.threshold
                     and all(v <= own + ROLE_MARGIN for v in swapped)
-                    and all(v <= own + HEDGE_MARGIN for v in planned)
+                    and all(v <= own + HEDGE_MARGIN for v in possible)
                 )
             else:
                 # No judge to read meaning: the older test of wording or close meaning.
@@ -447,7 +447,7 @@ class Grounder:
             else:
                 drops[i] = claim
             if groups is not None:
-                _log_reading(claim, chosen, quotes, groups[k], ok, len(plans[k]))
+                _log_reading(claim, chosen, quotes, groups[k], ok, len(possibles[k]))
         for i in sorted(drops.keys() - {i for i, *_ in asked}):
             _log_reading(drops[i], [], {}, None, False)  # the filter's drop: never judged
         self.kept += [r for r in results if r is not None]
@@ -585,20 +585,20 @@ def _log_reading(
     quotes: dict[int, str],
     read: list[float] | None,
     kept: bool,
-    planned: int = 0,
+    possible: int = 0,
 ) -> None:
-    """`read`: the claim's P(yes), its swaps', then (the last `planned`) its possible form's."""
+    """`read`: the claim's P(yes), its swaps', then (the last `possible`) its possible form's."""
     if not log.isEnabledFor(logging.DEBUG):
         return
     own, *others = read or [None]
-    swapped, plans = others[: len(others) - planned], others[len(others) - planned :]
+    swapped, possibles = others[: len(others) - possible], others[len(others) - possible :]
     reading = {
         "claim": claim,
         "cited": cited,
         "quote": " ".join(quotes.get(n, "") for n in cited),
         "p_yes": None if own is None else round(own, 4),
         "swapped": [round(v, 4) for v in swapped],
-        "possible": [round(v, 4) for v in plans],
+        "possible": [round(v, 4) for v in possibles],
         "kept": kept,
     }
     log.debug(
