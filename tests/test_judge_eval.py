@@ -13,7 +13,7 @@ from rag.llm.prompts import PromptSet
 
 
 class SwapBelievingJudge:
-    """P(yes) 0.7 for a claim, 0.9 for each other reading of it (two names swapped, or said
+    """P(yes) 0.7 for a claim, 0.95 for each other reading of it (two names swapped, or said
     as a possibility)."""
 
     def __init__(self) -> None:
@@ -21,7 +21,7 @@ class SwapBelievingJudge:
 
     def judge(self, prompts: list[list[dict[str, str]]]) -> list[float]:
         self.calls.append(len(prompts))
-        return [0.7] + [0.9] * (len(prompts) - 1)
+        return [0.7] + [0.95] * (len(prompts) - 1)
 
 
 def test_a_pair_is_accepted_only_when_no_swapped_claim_is_believed_more():
@@ -55,10 +55,10 @@ def test_a_pair_is_accepted_only_when_no_swapped_claim_is_believed_more():
     # Without the swap reading every pair the filter passes is accepted at P(yes) 0.7.
     assert report["checkers"]["filter+judge"]["accept_supported"] > rates["accept_supported"]
     assert all(
-        r["p_swapped"] == (0.9 if s else 0.0)
+        r["p_swapped"] == (0.95 if s else 0.0)
         for r, s in zip(report["per_pair"], swapped, strict=True)
     )
-    # Said as a possibility, a claim is believed more (0.9 > 0.7 + HEDGE_MARGIN): a pair whose
+    # Said as a possibility, a claim is believed more (0.95 > 0.7 + HEDGE_MARGIN): a pair whose
     # evidence hedges (and claim does not) is rejected, and only such a pair.
     assert 0 < sum(hedged) < len(pairs)
     both = report["checkers"]["filter+judge+swap+hedge"]
@@ -66,6 +66,6 @@ def test_a_pair_is_accepted_only_when_no_swapped_claim_is_believed_more():
     good = [k for k, p in zip(kept, pairs, strict=True) if p.label == "supported"]
     assert both["accept_supported"] == round(sum(good) / len(good), 3)
     assert all(
-        r["p_possible"] == (0.9 if h else 0.0)
+        r["p_possible"] == (0.95 if h else 0.0)
         for r, h in zip(report["per_pair"], hedged, strict=True)
     )

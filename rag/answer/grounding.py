@@ -316,7 +316,7 @@ def hedged_away(claim: str, quote: str) -> bool:
 # appealed" when its passage says the firm "was planning to appeal", but it says yes more
 # firmly still to "It is possible that the firm has appealed"; to a claim its passage states as
 # done, it gives both about the same belief (measured on the labelled pairs: docs/quality.md).
-HEDGE_MARGIN = 0.15
+HEDGE_MARGIN = 0.2
 
 
 def as_possible(claim: str, names_: frozenset[str] = frozenset()) -> str:
