@@ -26,7 +26,7 @@ from pathlib import Path
 from eval.corpora import CORPORA
 from eval.runner import QuestionResult, score_question
 from rag.answer.citations import strip_markers
-from rag.answer.grounding import hedges
+from rag.answer.grounding import hedged_away
 from rag.retrieve.facts import content_words
 
 
@@ -35,7 +35,7 @@ def rejects(check: dict, threshold: float, hedge_margin: float) -> bool:
     if not check["kept"] or check["p_yes"] is None:
         return False
     need = threshold
-    if hedge_margin and hedges(check["quote"]) and not hedges(check["claim"]):
+    if hedge_margin and hedged_away(check["claim"], check["quote"]):
         need += hedge_margin
     return check["p_yes"] < need
 
