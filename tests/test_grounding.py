@@ -184,6 +184,18 @@ def test_a_name_may_be_written_as_its_initials_or_plural():
     assert not supports("The NFA said the vote went against it.", ev, 0.9)
 
 
+def test_a_country_may_be_named_by_its_adjective_or_another_spelling():
+    ev = "Dutch and Swiss officials met Norwegian envoys in Oslo."
+    assert supports("The Netherlands and Switzerland met Norway's envoys.", ev, 0.9)
+    assert supports("Officials from Holland met envoys.", ev, 0.9)
+    # Another country is still another name, and case matters: "us" names no country.
+    assert not supports("Danish officials met Norwegian envoys.", ev, 0.9)
+    ask_us = "Ask us about the Dutch envoys."
+    assert not supports("The Dutch met envoys from the United States.", ask_us, 0.9)
+    ev = "Portuguese envoys met American officials."
+    assert supports("Portugal's envoys met the US.", ev, 0.9)
+
+
 def test_an_amount_keeps_its_currency():
     ev = "The founder sold the label to a buyer in a $156m (£81.5m) deal."
     assert supports("The label was sold in a $156m deal.", ev, 0.9)

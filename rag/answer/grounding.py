@@ -26,6 +26,7 @@ from rag.answer.citations import (
     normalise_markers,
     strip_markers,
 )
+from rag.answer.countries import country_forms
 from rag.retrieve.context import Passage
 from rag.retrieve.facts import (
     NOT_NAMES,
@@ -136,9 +137,10 @@ def plausible(
 
 
 def name_forms(evidence: str) -> set[str]:
-    """What a name in a claim may be found as in its evidence: the evidence's words and the
-    initials of its capitalised names ("UK" for "the United Kingdom")."""
-    return words(evidence) | acronyms(evidence)
+    """What a name in a claim may be found as in its evidence: the evidence's words, the
+    initials of its capitalised names ("UK" for "the United Kingdom"), and the other names of
+    the countries it names ("France" for "French")."""
+    return words(evidence) | acronyms(evidence) | country_forms(evidence)
 
 
 def _named_in(name: str, evidence_words: set[str]) -> bool:
