@@ -194,6 +194,9 @@ def test_a_country_may_be_named_by_its_adjective_or_another_spelling():
     assert not supports("The Dutch met envoys from the United States.", ask_us, 0.9)
     ev = "Portuguese envoys met American officials."
     assert supports("Portugal's envoys met the US.", ev, 0.9)
+    # A capital stands for its country; the country does not tell which city.
+    assert supports("Portugal signed the deal.", "Officials in Lisbon signed the deal.", 0.9)
+    assert not supports("Lisbon signed the deal.", "Officials of Portugal signed the deal.", 0.9)
 
 
 def test_an_amount_keeps_its_currency():

@@ -22,6 +22,7 @@ _WORD_RE = re.compile(r"[^\W\d_]+")
 @dataclass(frozen=True)
 class _Country:
     phrases: frozenset[str]  # how it is written in running text: "France", "French"
+    capital: str  # "Paris": stands for the country ("Moscow denied…"), never the reverse
     codes: frozenset[str]  # capitals that stand for it: "UK", "US"
     forms: frozenset[str]  # every lower-cased word of either
     population: int
@@ -37,6 +38,7 @@ def _country(info: object) -> _Country | None:
         iso = info.iso()  # type: ignore[attr-defined]
         spellings = [name, info.demonym(), *info.alt_spellings()]  # type: ignore[attr-defined]
         population = int(info.population() or 0)  # type: ignore[attr-defined]
+        capital = info.capital() or ""  # type: ignore[attr-defined]
     except Exception:  # a country the package holds too little about
         return None
     spellings = [s.strip() for s in spellings if isinstance(s, str) and s.strip()]
@@ -58,7 +60,8 @@ def _country(info: object) -> _Country | None:
         return None
     forms = {w.lower() for p in phrases for w in _WORD_RE.findall(p) if w[0].isupper()}
     forms |= {c.lower() for c in codes}
-    return _Country(frozenset(phrases), frozenset(codes), frozenset(forms), population)
+    capital = capital.strip() if isinstance(capital, str) else ""
+    return _Country(frozenset(phrases), capital, frozenset(codes), frozenset(forms), population)
 
 
 @lru_cache(maxsize=1)
@@ -71,7 +74,7 @@ def _index() -> tuple[re.Pattern[str], dict[str, _Country]]:
             continue
         # A word several countries share ("French" for France and its overseas lands,
         # "Dominican") is taken to mean the most populous of them, as news mostly means.
-        for text in country.phrases | country.codes:
+        for text in country.phrases | country.codes | ({country.capital} - {""}):
             if text not in by_text or by_text[text].population < country.population:
                 by_text[text] = country
     alternatives = sorted(by_text, key=len, reverse=True)
@@ -82,8 +85,10 @@ def _index() -> tuple[re.Pattern[str], dict[str, _Country]]:
 @lru_cache(maxsize=2048)
 def country_forms(text: str) -> frozenset[str]:
     """Every lower-cased word by which the countries `text` names may be called: for a
-    passage saying "French", {"france", "french", "republic", …}. Matching is case-sensitive,
-    as news writes country names: "turkey" the bird and "us" the pronoun name nothing."""
+    passage saying "French", {"france", "french", "republic", …}. A capital names its country
+    ("from Beijing": China), but a country does not name its capital: the city is the more
+    precise claim. Matching is case-sensitive, as news writes country names: "turkey" the
+    bird and "us" the pronoun name nothing."""
     pattern, by_text = _index()
     found: set[str] = set()
     for match in pattern.finditer(text):
