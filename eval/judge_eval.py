@@ -7,7 +7,8 @@ supported pairs it accepts and how many of the others it rejects:
 
 - `wording` is the older check: names and numbers present, then most content words shared or
   a close embedding;
-- `filter` is the names-and-numbers filter alone;
+- `filter` is the names-and-numbers filter alone (as in the engine, a country may be named
+  another way than the evidence names it only when the claim fails as written);
 - `judge` is the model read as a yes/no judge alone;
 - `filter+judge` is the filter, then the judge;
 - `filter+judge+swap` is what the engine runs: as above, and the claim is dropped when the
@@ -54,6 +55,12 @@ class Pair:
     kind: str
 
 
+def by_other_names(claim: str, evidence: str) -> bool:
+    """Whether the engine would look for a country by its other names: only for a claim
+    that fails the filter as written (`Grounder._candidates`)."""
+    return not plausible(claim, evidence)
+
+
 def load_pairs(path: Path = PAIRS) -> list[Pair]:
     return [Pair(**json.loads(line)) for line in path.read_text().splitlines() if line.strip()]
 
@@ -68,7 +75,7 @@ def judge_scores(engine, pairs: list[Pair]) -> list[tuple[float, float, float]]:
     for pair in track(pairs, description="judge", transient=True):
         passage = engine.prompts.render_passage(1, None, "", pair.evidence)
         claim = claim_text(pair.claim)
-        swaps = role_swaps(claim, pair.evidence)
+        swaps = role_swaps(claim, pair.evidence, countries=by_other_names(claim, pair.evidence))
         possible = (
             [as_possible(claim, frozenset(names(pair.evidence)))]
             if hedged_away(claim, pair.evidence)
@@ -101,7 +108,10 @@ def evaluate_judge(engine, threshold: float | None = None) -> dict:
             support_strength(claim_text(p.claim), p.evidence, s) is not None
             for p, s in zip(pairs, sims, strict=True)
         ],
-        "filter": [plausible(claim_text(p.claim), p.evidence) for p in pairs],
+        "filter": [
+            plausible(c, p.evidence, countries=by_other_names(c, p.evidence))
+            for p, c in ((p, claim_text(p.claim)) for p in pairs)
+        ],
         "judge": [y >= t for y in p_yes],
     }
     verdicts["filter+judge"] = [

@@ -11,6 +11,7 @@ from rag.answer.grounding import (
     claim_text,
     ground_answer,
     mend_first_names,
+    plausible,
     role_swaps,
     support_strength,
     support_window,
@@ -185,18 +186,41 @@ def test_a_name_may_be_written_as_its_initials_or_plural():
 
 
 def test_a_country_may_be_named_by_its_adjective_or_another_spelling():
+    def fits(claim: str, evidence: str) -> bool:
+        return plausible(claim, evidence, countries=True)
+
     ev = "Dutch and Swiss officials met Norwegian envoys in Oslo."
-    assert supports("The Netherlands and Switzerland met Norway's envoys.", ev, 0.9)
-    assert supports("Officials from Holland met envoys.", ev, 0.9)
+    assert fits("The Netherlands and Switzerland met Norway's envoys.", ev)
+    assert fits("Officials from Holland met envoys.", ev)
+    # Only as a second try: by default the claim names what its evidence names.
+    assert not plausible("Officials from Holland met envoys.", ev)
     # Another country is still another name, and case matters: "us" names no country.
-    assert not supports("Danish officials met Norwegian envoys.", ev, 0.9)
-    ask_us = "Ask us about the Dutch envoys."
-    assert not supports("The Dutch met envoys from the United States.", ask_us, 0.9)
-    ev = "Portuguese envoys met American officials."
-    assert supports("Portugal's envoys met the US.", ev, 0.9)
+    assert not fits("Officials from Denmark met Norwegian envoys.", ev)
+    assert not fits("The Dutch met envoys from the United States.", "Ask us about the Dutch.")
+    assert fits("Portugal's envoys met the US.", "Portuguese envoys met American officials.")
     # A capital stands for its country; the country does not tell which city.
-    assert supports("Portugal signed the deal.", "Officials in Lisbon signed the deal.", 0.9)
-    assert not supports("Lisbon signed the deal.", "Officials of Portugal signed the deal.", 0.9)
+    assert fits("The deal was signed by Portugal.", "Officials in Lisbon signed the deal.")
+    assert not fits("The deal was signed in Lisbon.", "Officials of Portugal signed the deal.")
+
+
+def test_a_country_named_another_way_is_kept_and_its_roles_still_read():
+    passages = [
+        passage("a", "Portuguese ministers rejected the Norwegian offer on Friday."),
+        passage("b", "Portugal and Norway will meet again in June."),
+    ]
+    seen: list[str] = []
+
+    def judge(items, quotes):
+        seen.extend(claim for claim, _ in items)
+        return [0.9 if claim.startswith("Portugal") else 0.2 for claim, _ in items]
+
+    g = ground_answer("Portugal rejected the offer from Norway [1].", passages, bow, judge=judge)
+    assert g.text == "Portugal rejected the offer from Norway [1]."
+    # The names swapped are read against the passage that names them as adjectives.
+    assert "Norway rejected the offer from Portugal." in seen
+    # A passage naming the countries as the claim does is cited before one that does not.
+    g = ground_answer("Portugal will meet Norway in June [1][2].", passages, bow, judge=judge)
+    assert g.text == "Portugal will meet Norway in June [2]."
 
 
 def test_an_amount_keeps_its_currency():

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -81,6 +81,7 @@ def support_strength(
     given: frozenset[str] = frozenset(),
     asked: frozenset[str] = frozenset(),
     echoed: frozenset[str] = frozenset(),
+    countries: bool = False,
 ) -> float | None:
     """None when the evidence does not support the claim; otherwise how strongly it does.
 
@@ -92,7 +93,7 @@ def support_strength(
     1 + overlap, one that only means something close scores its cosine (below 1)."""
     if not numbers(claim) - echoed <= numbers(evidence) or misbound(claim, evidence):
         return None
-    evidence_words = name_forms(evidence)
+    evidence_words = name_forms(evidence, countries)
     missing = {name for name in names(claim) if not _named_in(name, evidence_words)}
     if missing - given:
         return None
@@ -112,6 +113,7 @@ def plausible(
     given: frozenset[str] = frozenset(),
     context_names: frozenset[str] | None = None,
     echoed: frozenset[str] = frozenset(),
+    countries: bool = False,
 ) -> bool:
     """The names-and-numbers filter: nothing the claim names or counts is missing from the
     evidence, and no number counts something else there. Necessary, never sufficient.
@@ -120,12 +122,13 @@ def plausible(
     countries…"), so it is held to be a name only when the passages (`context_names`, by
     default the evidence's) write it as one; otherwise the judge reads it. Numbers in
     `echoed` are the question's own count of what it asks for ("which four offices…"): an
-    answer repeating it ("the four offices were…") adds no number of its own."""
+    answer repeating it ("the four offices were…") adds no number of its own. With
+    `countries`, a country may be named another way than the evidence names it (`name_forms`)."""
     if not numbers(claim) - echoed <= numbers(evidence) or misbound(claim, evidence):
         return False
     if not content_words(claim) & content_words(evidence):
         return False  # shares no word at all with its evidence ("CONFIRMED."): no claim on it
-    evidence_words = name_forms(evidence)
+    evidence_words = name_forms(evidence, countries)
     first = re.match(r"\W*([A-Za-z][\w-]*)", claim)
     opening = first.group(1).lower() if first else ""
     if opening in (names(evidence) if context_names is None else context_names):
@@ -136,11 +139,12 @@ def plausible(
     return not (missing - given)
 
 
-def name_forms(evidence: str) -> set[str]:
-    """What a name in a claim may be found as in its evidence: the evidence's words, the
-    initials of its capitalised names ("UK" for "the United Kingdom"), and the other names of
-    the countries it names ("France" for "French")."""
-    return words(evidence) | acronyms(evidence) | country_forms(evidence)
+def name_forms(evidence: str, countries: bool = False) -> set[str]:
+    """What a name in a claim may be found as in its evidence: the evidence's words and the
+    initials of its capitalised names ("UK" for "the United Kingdom"); with `countries`, also
+    the other names of the countries it names ("France" for "French", "China" for "Beijing")."""
+    found = words(evidence) | acronyms(evidence)
+    return found | country_forms(evidence) if countries else found
 
 
 def _named_in(name: str, evidence_words: set[str]) -> bool:
@@ -260,11 +264,12 @@ _NAME_SPAN_RE = re.compile(r"[A-Z][\w'’.-]*(?:\s+[A-Z][\w'’.-]*)*")
 ROLE_MARGIN = 0.1
 
 
-def role_swaps(claim: str, evidence: str, limit: int = 2) -> list[str]:
+def role_swaps(claim: str, evidence: str, limit: int = 2, countries: bool = False) -> list[str]:
     """The claim with its first name swapped with each later one that the evidence also
     names: "Smith beat Jones" -> "Jones beat Smith". Names listed together, joined by "and"
-    or commas, are left alone: "Smith, Brown and Jones won" swapped says the same thing."""
-    forms = name_forms(evidence)
+    or commas, are left alone: "Smith, Brown and Jones won" swapped says the same thing.
+    `countries` as for `plausible`: a country named another way is a name the evidence names."""
+    forms = name_forms(evidence, countries)
     spans = []
     for m in _NAME_SPAN_RE.finditer(claim):
         parts, start = m.group(0).split(), m.start()
@@ -363,8 +368,8 @@ class Grounder:
         self.kept: list[SentenceCheck] = []
         self.dropped: list[str] = []
 
-    def _fits(self, claim: str, text: str) -> bool:
-        return plausible(claim, text, self.given, self.known, self.echoed)
+    def _fits(self, claim: str, text: str, countries: bool = False) -> bool:
+        return plausible(claim, text, self.given, self.known, self.echoed, countries)
 
     def _joint(self, ns: list[int]) -> str:
         return " ".join(self.evidence[n - 1] for n in ns)
@@ -376,7 +381,7 @@ class Grounder:
         a prompt of its own)."""
         results: list[SentenceCheck | None] = [None] * len(sentences)
         drops: dict[int, str] = {}
-        asked: list[tuple[int, str, list[int], np.ndarray]] = []
+        asked: list[tuple[int, str, list[int], np.ndarray, bool]] = []
         for i, sentence in enumerate(sentences):
             claim = mend_first_names(claim_text(sentence), self.everything)
             key = " ".join(content_words(claim)) or claim.lower()
@@ -386,19 +391,19 @@ class Grounder:
             if len(re.findall(r"\w+", claim)) < 2 or not self.passages:
                 drops[i] = claim  # one bare word ("CONFIRMED") states nothing to check
                 continue
-            chosen, sims = self._candidates(sentence, claim)
+            chosen, sims, countries = self._candidates(sentence, claim)
             if chosen:
-                asked.append((i, claim, chosen, sims))
+                asked.append((i, claim, chosen, sims, countries))
             else:
                 drops[i] = claim
-        items = [(claim, chosen) for _, claim, chosen, _ in asked]
+        items = [(claim, chosen) for _, claim, chosen, _, _ in asked]
         # Each claim with two of its names swapped, read in the same call: if the judge
         # believes a swapped claim more than the claim, the roles are the wrong way round.
         # Each right after its claim: its prompt differs from the claim's only from the
         # statement on, so llama.cpp's cache spares it the passages and quotes.
         swaps = [
-            role_swaps(claim, self._joint(chosen)) if self.role_check else []
-            for claim, chosen in items
+            role_swaps(claim, self._joint(chosen), countries=countries) if self.role_check else []
+            for _, claim, chosen, _, countries in asked
         ]
         quotes: dict[int, str] = self._quotes(items) if self.judge and items else {}
         # And, when its quote hedges and it does not, said as a possibility: a passage that only
@@ -423,7 +428,7 @@ class Grounder:
                 [next(at) for _ in range(1 + len(ss) + len(ps))]
                 for ss, ps in zip(swaps, possibles, strict=True)
             ]
-        for k, (i, claim, chosen, sims) in enumerate(asked):
+        for k, (i, claim, chosen, sims, countries) in enumerate(asked):
             if groups is not None:
                 own, *others = groups[k]
                 swapped, possible = others[: len(swaps[k])], others[len(swaps[k]) :]
@@ -442,6 +447,7 @@ class Grounder:
                     given=self.given,
                     asked=self.asked,
                     echoed=self.echoed,
+                    countries=countries,
                 )
                 ok = strength is not None
             if ok:
@@ -449,7 +455,7 @@ class Grounder:
             else:
                 drops[i] = claim
             if groups is not None:
-                _log_reading(claim, chosen, quotes, groups[k], ok, len(possibles[k]))
+                _log_reading(claim, chosen, quotes, groups[k], ok, len(possibles[k]), countries)
         for i in sorted(drops.keys() - {i for i, *_ in asked}):
             _log_reading(drops[i], [], {}, None, False)  # the filter's drop: never judged
         self.kept += [r for r in results if r is not None]
@@ -470,16 +476,37 @@ class Grounder:
             for n, (first, last) in sorted(windows.items())
         }
 
-    def _candidates(self, sentence: str, claim: str) -> tuple[list[int], np.ndarray]:
-        """The cheap filter: the citations worth asking the judge about (none: dropped), and
-        the claim's similarity to each passage."""
+    def _candidates(self, sentence: str, claim: str) -> tuple[list[int], np.ndarray, bool]:
+        """The cheap filter: the citations worth asking the judge about (none: dropped), the
+        claim's similarity to each passage, and whether a country had to be found by another
+        of its names ("France" in a passage saying "French"). Each way of choosing is tried
+        as written first, then with a country's other names, before the next way: the
+        passage the model cited, naming a country its own way, beats a re-cited one."""
         if self._passage_vecs is None:
             self._passage_vecs = self.encode([p.text for p in self.passages])
         sims = (self.encode([claim]) @ self._passage_vecs.T)[0]
-        fits, joint, passages = self._fits, self._joint, self.passages
+        as_written = self._choices(sentence, claim, sims, countries=False)
+        any_name = self._choices(sentence, claim, sims, countries=True)
+        for strict, loose in zip(as_written, any_name, strict=True):
+            if strict:
+                return strict, sims, False
+            if loose:
+                return loose, sims, True
+        return [], sims, False
+
+    def _choices(
+        self, sentence: str, claim: str, sims: np.ndarray, countries: bool
+    ) -> Iterator[list[int]]:
+        """The citations each way of choosing them gives, in order of preference."""
+        joint, passages = self._joint, self.passages
+
+        def fits(claim: str, text: str) -> bool:
+            return self._fits(claim, text, countries)
+
         cited = [n for n in markers_of(sentence) if 1 <= n <= len(passages)]
-        chosen = [n for n in cited if fits(claim, self.evidence[n - 1])]
-        if not chosen and cited and fits(claim, joint(cited)):
+        yield [n for n in cited if fits(claim, self.evidence[n - 1])]
+        chosen: list[int] = []
+        if cited and fits(claim, joint(cited)):
             # Only the citations the support needs: one whose leaving keeps the rest
             # plausible adds nothing, least similar first.
             chosen = list(cited)
@@ -487,32 +514,34 @@ class Grounder:
                 rest = [m for m in chosen if m != n]
                 if rest and fits(claim, joint(rest)):
                     chosen = rest
+        yield chosen
         ranked = [int(j) + 1 for j in np.argsort(-sims)]  # passage numbers, closest first
         order = ranked[:3]
-        if not chosen:
-            # Re-cite: the most similar passage that names and counts what the claim does.
-            chosen = [n for n in order if fits(claim, self.evidence[n - 1])][:1]
-        if not chosen:
-            # A sentence that joins two passages of one article ("Jane Roe" named in one,
-            # "Ms Roe started at 15" in another): its citations plus the closest passage of
-            # the same article. Never of another article: a "Ms Roe" there may be someone else.
-            base = cited or order[:1]
-            docs = {passages[n - 1].document.doc_id for n in base}
-            for n in ranked:
-                if n in base or passages[n - 1].document.doc_id not in docs:
-                    continue
-                if fits(claim, joint([*base, n])):
-                    chosen = [*base, n]
-                    break
-        if not chosen and self.several_parts:
-            # A two-part question answered in one sentence whose parts come from two reports
-            # ("died in Peru" in one, "aged 65" in the other): the two closest passages that
-            # together name and count all it does. The judge then reads whether they state
-            # it. Not for one-part questions: there a name completed from another report
-            # ("Mr Roe" here, "Tom Roe" there) may join two different people.
-            pairs = [(a, b) for k, a in enumerate(order) for b in order[k + 1 :]]
-            chosen = next((list(p) for p in pairs if fits(claim, joint(list(p)))), [])
-        return chosen, sims
+        # Re-cite: the most similar passage that names and counts what the claim does.
+        yield [n for n in order if fits(claim, self.evidence[n - 1])][:1]
+        # A sentence that joins two passages of one article ("Jane Roe" named in one,
+        # "Ms Roe started at 15" in another): its citations plus the closest passage of
+        # the same article. Never of another article: a "Ms Roe" there may be someone else.
+        base = cited or order[:1]
+        docs = {passages[n - 1].document.doc_id for n in base}
+        yield next(
+            (
+                [*base, n]
+                for n in ranked
+                if n not in base
+                and passages[n - 1].document.doc_id in docs
+                and fits(claim, joint([*base, n]))
+            ),
+            [],
+        )
+        # A two-part question answered in one sentence whose parts come from two reports
+        # ("died in Peru" in one, "aged 65" in the other): the two closest passages that
+        # together name and count all it does. The judge then reads whether they state
+        # it. Not for one-part questions: there a name completed from another report
+        # ("Mr Roe" here, "Tom Roe" there) may join two different people.
+        pairs = [(a, b) for k, a in enumerate(order) for b in order[k + 1 :]]
+        several = self.several_parts
+        yield next((list(p) for p in pairs if several and fits(claim, joint(list(p)))), [])
 
     def result(self) -> GroundedAnswer:
         kept = self.kept
@@ -588,8 +617,10 @@ def _log_reading(
     read: list[float] | None,
     kept: bool,
     possible: int = 0,
+    countries: bool = False,
 ) -> None:
-    """`read`: the claim's P(yes), its swaps', then (the last `possible`) its possible form's."""
+    """`read`: the claim's P(yes), its swaps', then (the last `possible`) its possible form's;
+    `countries`: whether a country had to be found by another of its names."""
     if not log.isEnabledFor(logging.DEBUG):
         return
     own, *others = read or [None]
@@ -602,6 +633,7 @@ def _log_reading(
         "swapped": [round(v, 4) for v in swapped],
         "possible": [round(v, 4) for v in possibles],
         "kept": kept,
+        "countries": countries,
     }
     log.debug(
         "%s %r: P(yes) %s",
