@@ -11,11 +11,11 @@ supported pairs it accepts and how many of the others it rejects:
   another way than the evidence names it only when the claim fails as written);
 - `judge` is the model read as a yes/no judge alone;
 - `filter+judge` is the filter, then the judge;
-- `filter+judge+swap` is what the engine runs: as above, and the claim is dropped when the
-  judge believes it with two of its names swapped more than it believes the claim;
-- `filter+judge+swap+hedge` adds `NEWSDESK_HEDGE_CHECK`: when the evidence hedges and the claim
-  does not, the claim is also dropped when the judge believes it said as a possibility more
-  than the claim.
+- `filter+judge+swap`: as above, and the claim is dropped when the judge believes it with two
+  of its names swapped more than it believes the claim;
+- `filter+judge+swap+hedge` is what the engine runs (`NEWSDESK_HEDGE_CHECK`): when the evidence
+  hedges and the claim does not, the claim is also dropped when the judge believes it said as
+  a possibility more than the claim.
 """
 
 from __future__ import annotations
@@ -144,8 +144,10 @@ def evaluate_judge(engine, threshold: float | None = None) -> dict:
             **_rates(
                 pairs,
                 [
-                    f and y >= x and o
-                    for f, y, o in zip(verdicts["filter"], p_yes, in_order, strict=True)
+                    f and y >= x and o and h
+                    for f, y, o, h in zip(
+                        verdicts["filter"], p_yes, in_order, as_stated, strict=True
+                    )
                 ],
             ),
         }
@@ -193,7 +195,7 @@ def print_judge(report: dict, console: Console) -> None:
     for kind, d in report["by_kind"].items():
         kinds.add_row(kind, d["label"], str(d["n"]), *[f"{d[n]:.2f}" for n in names])
     console.print(kinds)
-    curve = Table(title="filter+judge+swap by threshold")
+    curve = Table(title="filter+judge+swap+hedge by threshold")
     curve.add_column("P(yes) ≥")
     curve.add_column("accepts supported")
     curve.add_column("rejects others")

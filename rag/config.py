@@ -90,7 +90,7 @@ class Settings(BaseSettings):
         "swapped, and drop it when the judge believes the swap more (who did what to whom).",
     )
     hedge_check: bool = Field(
-        False,
+        True,
         description="Read a sentence whose quote hedges again as a possibility, and drop it "
         "when the judge believes that more (a hedge stated as fact).",
     )

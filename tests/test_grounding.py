@@ -398,7 +398,7 @@ def test_a_claim_the_judge_believes_more_as_a_possibility_is_dropped():
     assert seen == [claim, "It is possible that the union has appealed against the ruling."]
     # A quote that does not hedge is not read again: kept at P(yes) 0.55.
     assert check(done) is not None and seen == [claim]
-    # NEWSDESK_HEDGE_CHECK=false (the default): no second reading, and P(yes) 0.55 keeps it.
+    # NEWSDESK_HEDGE_CHECK=false: no second reading, and P(yes) 0.55 keeps it.
     assert check(plan, hedge_check=False) is not None and seen == [claim]
 
 

@@ -350,7 +350,7 @@ class Grounder:
         judge: Judge | None = None,
         threshold: float = 0.5,
         role_check: bool = True,
-        hedge_check: bool = False,
+        hedge_check: bool = True,
     ) -> None:
         self.passages, self.encode, self.judge, self.threshold = passages, encode, judge, threshold
         self.role_check, self.hedge_check = role_check, hedge_check
