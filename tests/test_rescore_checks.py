@@ -35,6 +35,7 @@ def test_each_claim_the_check_reads_is_recorded():
         "swapped": [],
         "possible": [0.9],  # its quote says "could", and it is believed more as possible
         "kept": False,
+        "countries": False,  # every name found as the claim writes it
     }
     assert filtered["p_yes"] is None and not filtered["kept"] and filtered["cited"] == []
     # Outside an evaluation nothing is kept.

@@ -410,7 +410,9 @@ class Grounder:
         # says it may happen is believed more of that than of the claim (`HEDGE_MARGIN`).
         possibles = [
             [as_possible(claim, self.known)]
-            if self.hedge_check and hedged_away(claim, " ".join(quotes[n] for n in chosen))
+            if self.hedge_check
+            and quotes
+            and hedged_away(claim, " ".join(quotes[n] for n in chosen))
             else []
             for claim, chosen in items
         ]
