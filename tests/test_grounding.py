@@ -223,6 +223,16 @@ def test_a_country_named_another_way_is_kept_and_its_roles_still_read():
     assert g.text == "Portugal will meet Norway in June [2]."
 
 
+def test_countries_swap_places_in_the_form_each_place_had():
+    ev = "Norway said it had destroyed 84 Portuguese drones; envoys met in Oslo."
+    swapped = role_swaps("Portugal destroyed 84 Norwegian drones.", ev, countries=True)
+    assert swapped == ["Norway destroyed 84 Portuguese drones."]
+    # A capital stays a city.
+    assert role_swaps("Portugal sent envoys to Oslo.", ev, countries=True) == [
+        "Oslo sent envoys to Portugal."
+    ]
+
+
 def test_an_amount_keeps_its_currency():
     ev = "The founder sold the label to a buyer in a $156m (£81.5m) deal."
     assert supports("The label was sold in a $156m deal.", ev, 0.9)

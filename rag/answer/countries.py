@@ -21,6 +21,8 @@ _WORD_RE = re.compile(r"[^\W\d_]+")
 
 @dataclass(frozen=True)
 class _Country:
+    name: str  # "France"
+    demonym: str  # "French"
     phrases: frozenset[str]  # how it is written in running text: "France", "French"
     capital: str  # "Paris": stands for the country ("Moscow denied…"), never the reverse
     codes: frozenset[str]  # capitals that stand for it: "UK", "US"
@@ -61,7 +63,10 @@ def _country(info: object) -> _Country | None:
     forms = {w.lower() for p in phrases for w in _WORD_RE.findall(p) if w[0].isupper()}
     forms |= {c.lower() for c in codes}
     capital = capital.strip() if isinstance(capital, str) else ""
-    return _Country(frozenset(phrases), capital, frozenset(codes), frozenset(forms), population)
+    demonym = info.demonym() if isinstance(info.demonym(), str) else ""  # type: ignore[attr-defined]
+    return _Country(
+        name, demonym, frozenset(phrases), capital, frozenset(codes), frozenset(forms), population
+    )
 
 
 @lru_cache(maxsize=1)
@@ -94,3 +99,20 @@ def country_forms(text: str) -> frozenset[str]:
     for match in pattern.finditer(text):
         found |= by_text[match.group(0)].forms
     return frozenset(found)
+
+
+def in_place_of(written: str, other: str) -> str | None:
+    """`other`'s country written the way `written` is, or None unless both name countries:
+    in place of "Ukrainian" (an adjective) Russia is "Russian", in place of "Ukraine" it is
+    "Russia". So "Russia destroyed 84 Ukrainian drones" swapped reads "Ukraine destroyed 84
+    Russian drones", a sentence a judge can weigh, not "Ukrainian destroyed 84 Russia drones"."""
+    _, by_text = _index()
+    mine, theirs = by_text.get(written), by_text.get(other)
+    # A capital stays a city: "Paris" swapped with "Ukraine" is not "France".
+    if mine is None or theirs is None or mine == theirs or written == mine.capital:
+        return None
+    if other == theirs.capital:
+        return None
+    if written == mine.demonym and theirs.demonym:
+        return theirs.demonym
+    return theirs.name

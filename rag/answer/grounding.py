@@ -26,7 +26,7 @@ from rag.answer.citations import (
     normalise_markers,
     strip_markers,
 )
-from rag.answer.countries import country_forms
+from rag.answer.countries import country_forms, in_place_of
 from rag.retrieve.context import Passage
 from rag.retrieve.facts import (
     NOT_NAMES,
@@ -293,7 +293,10 @@ def role_swaps(claim: str, evidence: str, limit: int = 2, countries: bool = Fals
             listed = listed[: c0 - a1] + listed[c1 - a1 :]
         if other.lower() == first.lower() or re.fullmatch(r"(?:\s|,|and|or|&)*", listed):
             continue
-        swaps.append(claim[:a0] + other + between + first + claim[b1:])
+        # Countries trade places in the form each place had ("Russia … Ukrainian drones" ->
+        # "Ukraine … Russian drones"); other names trade as written.
+        there, here = in_place_of(first, other) or other, in_place_of(other, first) or first
+        swaps.append(claim[:a0] + there + between + here + claim[b1:])
     return swaps[:limit]
 
 
