@@ -102,17 +102,19 @@ def country_forms(text: str) -> frozenset[str]:
 
 
 def in_place_of(written: str, other: str) -> str | None:
-    """`other`'s country written the way `written` is, or None unless both name countries:
-    in place of "Ukrainian" (an adjective) Russia is "Russian", in place of "Ukraine" it is
-    "Russia". So "Russia destroyed 84 Ukrainian drones" swapped reads "Ukraine destroyed 84
-    Russian drones", a sentence a judge can weigh, not "Ukrainian destroyed 84 Russia drones"."""
+    """`other`'s country written the way `written` is, when one of the two is an adjective
+    and the other is not: in place of "Ukrainian" Russia is "Russian", in place of "Ukraine"
+    "Russian" is "Russia". So "Russia destroyed 84 Ukrainian drones" swapped reads "Ukraine
+    destroyed 84 Russian drones", a sentence a judge can weigh, not "Ukrainian destroyed 84
+    Russia drones". None when `other` may stand as it is written, or either is no country."""
     _, by_text = _index()
     mine, theirs = by_text.get(written), by_text.get(other)
     # A capital stays a city: "Paris" swapped with "Ukraine" is not "France".
-    if mine is None or theirs is None or mine == theirs or written == mine.capital:
+    if mine is None or theirs is None or mine == theirs:
         return None
-    if other == theirs.capital:
+    if written == mine.capital or other == theirs.capital:
         return None
-    if written == mine.demonym and theirs.demonym:
-        return theirs.demonym
-    return theirs.name
+    adjective, theirs_adjective = written == mine.demonym, other == theirs.demonym
+    if adjective == theirs_adjective:
+        return None
+    return theirs.demonym if adjective else theirs.name
