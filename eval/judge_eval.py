@@ -103,14 +103,15 @@ def evaluate_judge(engine, threshold: float | None = None) -> dict:
     # The claim is believed no less than with its roles swapped, or said as a possibility.
     in_order = [swapped <= y + ROLE_MARGIN for y, swapped, _ in scores]
     as_stated = [possible <= y + HEDGE_MARGIN for y, _, possible in scores]
+    claims = [claim_text(p.claim) for p in pairs]
     verdicts: dict[str, list[bool]] = {
         "wording": [
             support_strength(claim_text(p.claim), p.evidence, s) is not None
             for p, s in zip(pairs, sims, strict=True)
         ],
         "filter": [
-            plausible(c, p.evidence, countries=by_other_names(c, p.evidence))
-            for p, c in ((p, claim_text(p.claim)) for p in pairs)
+            plausible(claim, p.evidence, countries=by_other_names(claim, p.evidence))
+            for p, claim in zip(pairs, claims, strict=True)
         ],
         "judge": [y >= t for y in p_yes],
     }

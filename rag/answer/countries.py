@@ -38,7 +38,8 @@ def _country(info: object) -> _Country | None:
     try:
         name = info.name()  # type: ignore[attr-defined]
         iso = info.iso()  # type: ignore[attr-defined]
-        spellings = [name, info.demonym(), *info.alt_spellings()]  # type: ignore[attr-defined]
+        demonym = info.demonym()  # type: ignore[attr-defined]
+        spellings = [name, demonym, *info.alt_spellings()]  # type: ignore[attr-defined]
         population = int(info.population() or 0)  # type: ignore[attr-defined]
         capital = info.capital() or ""  # type: ignore[attr-defined]
     except Exception:  # a country the package holds too little about
@@ -63,7 +64,7 @@ def _country(info: object) -> _Country | None:
     forms = {w.lower() for p in phrases for w in _WORD_RE.findall(p) if w[0].isupper()}
     forms |= {c.lower() for c in codes}
     capital = capital.strip() if isinstance(capital, str) else ""
-    demonym = info.demonym() if isinstance(info.demonym(), str) else ""  # type: ignore[attr-defined]
+    demonym = demonym if isinstance(demonym, str) else ""
     return _Country(
         name, demonym, frozenset(phrases), capital, frozenset(codes), frozenset(forms), population
     )
@@ -109,9 +110,9 @@ def in_place_of(written: str, other: str) -> str | None:
     Russia drones". None when `other` may stand as it is written, or either is no country."""
     _, by_text = _index()
     mine, theirs = by_text.get(written), by_text.get(other)
-    # A capital stays a city: "Paris" swapped with "Ukraine" is not "France".
     if mine is None or theirs is None or mine == theirs:
         return None
+    # A capital stays a city: "Paris" swapped with "Ukraine" is not "France".
     if written == mine.capital or other == theirs.capital:
         return None
     adjective, theirs_adjective = written == mine.demonym, other == theirs.demonym

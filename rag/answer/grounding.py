@@ -492,9 +492,11 @@ class Grounder:
         sims = (self.encode([claim]) @ self._passage_vecs.T)[0]
         as_written = self._choices(sentence, claim, sims, countries=False)
         any_name = self._choices(sentence, claim, sims, countries=True)
-        for strict, loose in zip(as_written, any_name, strict=True):
+        # In step: a country's other names are looked up only where the claim as written fails.
+        for strict in as_written:
             if strict:
                 return strict, sims, False
+            loose = next(any_name)
             if loose:
                 return loose, sims, True
         return [], sims, False
