@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from rag.answer import stages
+from rag.answer import countries, stages
 from rag.answer.cache import AnswerCache, answer_key
 from rag.answer.citations import (
     Snapshot,
@@ -166,6 +166,7 @@ class Engine:
                 lambda: self.generator.chat(self.prompts.messages("Say OK.", []), max_tokens=1)
             )
             self.embedder.encode_one("warm up")
+            countries.load()
             model.result()
 
     # ---- operations -----------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from scripted import ScriptedModel
 from test_grounding import bow
 from test_streaming import tokens
 
+from rag.answer import countries
 from rag.answer.citations import Snapshot
 from rag.answer.conflicts import Claim, Conflict
 from rag.answer.grounding import DraftChecker, Grounder
@@ -350,6 +351,13 @@ def passage_with(engine: Engine, question: str, *words: str) -> int:
     return next(
         n for n, p in enumerate(prepared.passages, start=1) if all(w in p.text for w in words)
     )
+
+
+def test_warm_up_builds_the_country_index_before_the_first_answer(scripted):
+    engine, _ = scripted
+    countries._index.cache_clear()
+    engine.warm_up()
+    assert countries._index.cache_info().currsize == 1
 
 
 def test_finish_declines_when_the_model_does(scripted):
