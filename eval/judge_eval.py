@@ -106,8 +106,8 @@ def evaluate_judge(engine, threshold: float | None = None) -> dict:
     claims = [claim_text(p.claim) for p in pairs]
     verdicts: dict[str, list[bool]] = {
         "wording": [
-            support_strength(claim_text(p.claim), p.evidence, s) is not None
-            for p, s in zip(pairs, sims, strict=True)
+            support_strength(claim, p.evidence, s) is not None
+            for p, claim, s in zip(pairs, claims, sims, strict=True)
         ],
         "filter": [
             plausible(claim, p.evidence, countries=by_other_names(claim, p.evidence))

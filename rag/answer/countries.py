@@ -89,7 +89,7 @@ def _index() -> tuple[re.Pattern[str], dict[str, _Country]]:
 
 
 def load() -> None:
-    """Build the index now (about 0.15 s), while a process starts, rather than inside the
+    """Build the index now (about 0.1 s), while a process starts, rather than inside the
     first answer that checks a country's other names."""
     _index()
 
