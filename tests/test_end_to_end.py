@@ -232,14 +232,22 @@ def test_the_same_title_in_other_words_is_no_disagreement(seeded_engine):
     assert seeded_engine.conflicts(prepared.q, prepared.passages, prepared.snapshot) == []
 
 
-def test_a_number_pinned_on_the_wrong_thing_is_dropped(seeded_engine):
+def test_a_number_pinned_on_the_wrong_thing_is_put_right_or_dropped(seeded_engine):
     # A 1.5B draft: it pins 84 (the drones) on the sites, where the passage counts 17 sites.
     question = "How many sites across Ukraine were struck in the overnight attack into Thursday?"
     prepared = seeded_engine.prepare(question)
     draft = "84 sites across Ukraine were struck in the overnight attack into Thursday [1]."
     answer = seeded_engine.finish(prepared, draft, 0.0)
+    # The passages count the sites once, as 17: the count is mended, and the judge keeps it.
+    assert answer.answerable and not answer.dropped, answer
+    assert answer.answer.startswith("17 sites across Ukraine were struck"), answer.answer
+    assert {c.doc_id for c in answer.citations} == {"002_e7c760b7ca99449a"}
+    assert_citations_are_exact(answer)
+    # A count the passages never give has nothing to be mended from: dropped.
+    made_up = draft.replace("84", "90")
+    answer = seeded_engine.finish(prepared, made_up, 0.0)
     assert not answer.answerable and answer.abstain_reason == "unsupported_answer", answer
-    assert answer.dropped == [draft.replace(" [1]", "")]
+    assert answer.dropped == [made_up.replace(" [1]", "")]
 
 
 def test_a_draft_declining_one_part_keeps_the_part_it_answers(seeded_engine):

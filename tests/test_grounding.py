@@ -10,6 +10,7 @@ from rag.answer.grounding import (
     as_possible,
     claim_text,
     ground_answer,
+    mend_counts,
     mend_first_names,
     plausible,
     role_swaps,
@@ -292,6 +293,31 @@ def test_a_wrong_first_name_is_put_right_when_the_surname_names_one_person():
     # Two people share the surname: no guess, and the sentence fails the check as it was.
     two = f"{LAVROV.text} Anna Lavrov, his niece, agreed."
     assert mend_first_names("Vladimir Lavrov objected.", two) == "Vladimir Lavrov objected."
+
+
+def test_a_count_taken_from_the_neighbouring_phrase_is_put_right():
+    ev = "The army said it shot down 84 drones overnight, but 17 sites across the region were hit."
+    g = ground_answer("Drones hit 84 sites across the region [1].", [passage("a", ev)], bow)
+    assert g.text == "Drones hit 17 sites across the region [1]." and not g.dropped
+    # A number the passages give for the thing it counts stays.
+    assert mend_counts("It shot down 84 drones.", [ev]) == "It shot down 84 drones."
+    # A number the passages never give was made up, not misplaced: the filter drops it.
+    assert mend_counts("Drones hit 90 sites.", [ev]) == "Drones hit 90 sites."
+    # The question's own number, years, dates and money units are left as written.
+    assert mend_counts("Drones hit 84 sites.", [ev], frozenset({"84"})) == "Drones hit 84 sites."
+    assert mend_counts("It was 84 March.", ["84 drones on 17 March"]) == "It was 84 March."
+    assert mend_counts("It cost $84m.", ["It paid $17m for 84 drones."]) == "It cost $84m."
+    assert mend_counts("In 2019 elections", ["2021 elections after 2019 reforms"]) == (
+        "In 2019 elections"
+    )
+    # Two counts of that thing in the passages: no guess.
+    two = [ev, "Later 20 sites reported damage."]
+    assert mend_counts("Drones hit 84 sites.", two) == "Drones hit 84 sites."
+    # A count written as a word is put right the same way.
+    assert mend_counts("Two sites were hit.", ["seven sites and two drones"]) == "7 sites were hit."
+    # The other number's sentence is about something else: the claim is not moved onto it.
+    strike = ["A missile strike killed 22, including four children.", "Five people were injured."]
+    assert mend_counts("The strike killed 22 people.", strike) == "The strike killed 22 people."
 
 
 def test_the_q048_draft_survives_once_its_made_up_first_name_goes():

@@ -32,6 +32,7 @@ from rag.retrieve.facts import (
     NOT_NAMES,
     acronyms,
     content_words,
+    counts,
     misbound,
     names,
     numbers,
@@ -256,6 +257,49 @@ def mend_first_names(claim: str, evidence: str) -> str:
     return _FULL_NAME_RE.sub(mend, claim)
 
 
+# A four-digit year ("the 2019 election") is a date, never a count to put right.
+_YEAR_RE = re.compile(r"1[89]\d\d|20\d\d")
+
+
+def mend_counts(claim: str, sentences: list[str], keep: frozenset[str] = frozenset()) -> str:
+    """A count the model took from the neighbouring phrase, put right when the passages count
+    that thing with one number only: a 1.5B model reads "84 drones were shot down, but 17
+    sites were hit" and writes "84 sites were hit". The thing counted is the claim; its number
+    is one the passages give, but for something else, and the filter would sink a sentence
+    whose point the passages make. The judge still reads the mended sentence.
+
+    Only when the sentence giving the other number holds at least as much of the rest of the
+    claim as the one its number came from: "22 people were killed" beside "killed 22 ... Five
+    people were injured" is about the killing, not about the five. Left as written: a number
+    the passages never give (made up, not misplaced), one the question gives (`keep`), years,
+    dates, and units of one or two letters ("$84m"), which count money, not things."""
+    found = [(c, set(content_words(s))) for s in sentences for c in counts(s)]
+    rest = set(content_words(claim))
+    parts, at = [], 0
+    for c in counts(claim):
+        if len(c.stem) < 3 or c.value in keep or _YEAR_RE.fullmatch(c.value):
+            continue
+        source = [ws for g, ws in found if g.value == c.value]
+        if (
+            not source
+            or is_calendar_word(c.word)
+            or any(g.stem == c.stem for g, _ in found if g.value == c.value)
+        ):
+            continue  # made up, a date, or counting what the passages count with it
+        others: dict[str, list[set[str]]] = {}
+        for g, ws in found:
+            if g.stem == c.stem:
+                others.setdefault(g.value, []).append(ws)
+        if len(others) != 1:
+            continue
+        ((value, there),) = others.items()
+        about = rest - content_words(c.word)
+        if max(len(about & ws) for ws in there) >= max(len(about & ws) for ws in source):
+            parts += [claim[at : c.start], value]
+            at = c.end
+    return "".join(parts) + claim[at:]
+
+
 # A run of capitalised words: a name as a claim writes it ("Rob Da Bank", "Lord Smith").
 _NAME_SPAN_RE = re.compile(r"[A-Z][\w'’.-]*(?:\s+[A-Z][\w'’.-]*)*")
 # How much more the judge may believe a claim with two of its names swapped before the claim
@@ -362,9 +406,11 @@ class Grounder:
         self.given = frozenset(n for n in names(question) if _named_in(n, in_context))
         self.asked = frozenset(content_words(question))
         self.everything = " ".join(self.evidence)
+        self.sentences = [u.text for p in passages for u in p.sentences]
         self.known = frozenset(names(self.everything))
         # "Which four offices did she hold?": "four" is the question's count of the items.
-        self.echoed = frozenset(numbers(question)) if asks_for_list(question) else frozenset()
+        self.question_numbers = frozenset(numbers(question))
+        self.echoed = self.question_numbers if asks_for_list(question) else frozenset()
         self.several_parts = bool(question_parts(question))
         self._passage_vecs: np.ndarray | None = None
         self._seen: set[str] = set()
@@ -387,6 +433,7 @@ class Grounder:
         asked: list[tuple[int, str, list[int], np.ndarray, bool]] = []
         for i, sentence in enumerate(sentences):
             claim = mend_first_names(claim_text(sentence), self.everything)
+            claim = mend_counts(claim, self.sentences, self.question_numbers)
             key = " ".join(content_words(claim)) or claim.lower()
             if key in self._seen:
                 continue  # a small model repeating itself says nothing new the second time

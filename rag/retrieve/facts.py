@@ -7,6 +7,7 @@ detection (a passage that adds no new fact to one already shown is a duplicate).
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 _NUMBER_RE = re.compile(r"\d+(?:[.,]\d+)*")
 # A capitalised word, without a possessive ending ("UK's" names "UK").
@@ -205,17 +206,39 @@ def numbers(text: str) -> set[str]:
 _TOKEN_RE = re.compile(r"\d+(?:[.,]\d+)*|[a-z]+", re.IGNORECASE)
 
 
-def number_bindings(text: str) -> dict[str, set[str]]:
-    """What each number counts: the stem of the next content word after it ("84 drones"
-    binds 84 to "drone"), so "84 sites" can be told apart from "84 drones ... 17 sites"."""
-    tokens = _TOKEN_RE.findall(text.lower())
-    bound: dict[str, set[str]] = {}
-    for i, tok in enumerate(tokens):
+@dataclass(frozen=True)
+class Count:
+    start: int  # where the number stands in the text
+    end: int
+    value: str  # "1000" for "1,000", "2" for "two"
+    word: str  # the next content word ("drones" in "84 drones"), or ""
+
+    @property
+    def stem(self) -> str:
+        """What it counts, as a stem: "84 drones" and "84 drone strikes" count one thing."""
+        return self.word[:5]
+
+
+def counts(text: str) -> list[Count]:
+    """Each number in the text and what it counts: the stem of the next content word after it."""
+    spans = list(_TOKEN_RE.finditer(text))
+    tokens = [m.group().lower() for m in spans]
+    found = []
+    for i, (m, tok) in enumerate(zip(spans, tokens, strict=True)):
         number = tok.replace(",", "") if tok[0].isdigit() else _NUMBER_WORDS.get(tok)
         if number is None:
             continue
         after = [t for t in tokens[i + 1 : i + 4] if t not in _STOP and not t[0].isdigit()][:1]
-        bound.setdefault(number, set()).update(w[:5] for w in after)
+        found.append(Count(m.start(), m.end(), number, after[0] if after else ""))
+    return found
+
+
+def number_bindings(text: str) -> dict[str, set[str]]:
+    """What each number counts: the stem of the next content word after it ("84 drones"
+    binds 84 to "drone"), so "84 sites" can be told apart from "84 drones ... 17 sites"."""
+    bound: dict[str, set[str]] = {}
+    for c in counts(text):
+        bound.setdefault(c.value, set()).update([c.stem] if c.stem else [])
     return bound
 
 
