@@ -30,6 +30,7 @@ from rag.answer.countries import country_forms, in_place_of
 from rag.retrieve.context import Passage
 from rag.retrieve.facts import (
     NOT_NAMES,
+    Count,
     acronyms,
     content_words,
     counts,
@@ -261,7 +262,15 @@ def mend_first_names(claim: str, evidence: str) -> str:
 _YEAR_RE = re.compile(r"1[89]\d\d|20\d\d")
 
 
-def mend_counts(claim: str, sentences: list[str], keep: frozenset[str] = frozenset()) -> str:
+def counted(sentences: list[str]) -> list[tuple[Count, set[str]]]:
+    """Each number in the passages' sentences and its sentence's content words, read once per
+    question for `mend_counts`, which asks them of every claim."""
+    return [(c, set(content_words(s))) for s in sentences for c in counts(s)]
+
+
+def mend_counts(
+    claim: str, found: list[tuple[Count, set[str]]], keep: frozenset[str] = frozenset()
+) -> str:
     """A count the model took from the neighbouring phrase, put right when the passages count
     that thing with one number only: a 1.5B model reads "84 drones were shot down, but 17
     sites were hit" and writes "84 sites were hit". The thing counted is the claim; its number
@@ -272,12 +281,12 @@ def mend_counts(claim: str, sentences: list[str], keep: frozenset[str] = frozens
     claim as the one its number came from: "22 people were killed" beside "killed 22 ... Five
     people were injured" is about the killing, not about the five. Left as written: a number
     the passages never give (made up, not misplaced), one the question gives (`keep`), years,
-    dates, and units of one or two letters ("$84m"), which count money, not things."""
-    found = [(c, set(content_words(s))) for s in sentences for c in counts(s)]
+    dates, and units of one or two letters ("$84m"), which count money, not things. `found`
+    is `counted(the passages' sentences)`."""
     rest = set(content_words(claim))
     parts, at = [], 0
     for c in counts(claim):
-        if len(c.stem) < 3 or c.value in keep or _YEAR_RE.fullmatch(c.value):
+        if len(c.word) < 3 or c.value in keep or _YEAR_RE.fullmatch(c.value):
             continue
         source = [ws for g, ws in found if g.value == c.value]
         if (
@@ -406,7 +415,7 @@ class Grounder:
         self.given = frozenset(n for n in names(question) if _named_in(n, in_context))
         self.asked = frozenset(content_words(question))
         self.everything = " ".join(self.evidence)
-        self.sentences = [u.text for p in passages for u in p.sentences]
+        self.counted = counted([u.text for p in passages for u in p.sentences])
         self.known = frozenset(names(self.everything))
         # "Which four offices did she hold?": "four" is the question's count of the items.
         self.question_numbers = frozenset(numbers(question))
@@ -433,7 +442,7 @@ class Grounder:
         asked: list[tuple[int, str, list[int], np.ndarray, bool]] = []
         for i, sentence in enumerate(sentences):
             claim = mend_first_names(claim_text(sentence), self.everything)
-            claim = mend_counts(claim, self.sentences, self.question_numbers)
+            claim = mend_counts(claim, self.counted, self.question_numbers)
             key = " ".join(content_words(claim)) or claim.lower()
             if key in self._seen:
                 continue  # a small model repeating itself says nothing new the second time
