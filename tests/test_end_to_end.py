@@ -250,6 +250,23 @@ def test_a_number_pinned_on_the_wrong_thing_is_put_right_or_dropped(seeded_engin
     assert answer.dropped == [made_up.replace(" [1]", "")]
 
 
+def test_a_list_naming_one_item_too_many_keeps_the_items_its_passage_gives(seeded_engine):
+    # The 1.5B draft: the two countries that refused, then three from a neighbouring passage
+    # about the countries willing to help. Uncited, so it is read against the closest passage.
+    question = "Which countries have ruled out or refused to send troops to Ukraine for now?"
+    prepared = seeded_engine.prepare(question)
+    draft = (
+        "Germany, Italy, and other allies like Turkey, Ireland, and Australia have ruled out "
+        "deploying troops for now."
+    )
+    answer = seeded_engine.finish(prepared, draft, 0.0)
+    assert answer.answerable and not answer.dropped, answer
+    assert answer.answer.startswith("Germany and Italy have ruled out deploying troops"), answer
+    assert "Turkey" not in answer.answer
+    assert_citations_are_exact(answer)
+    assert any("Germany" in c.quote and "Italy" in c.quote for c in answer.citations), answer
+
+
 def test_a_draft_declining_one_part_keeps_the_part_it_answers(seeded_engine):
     question = "Which city was John Healey in when he spoke to the BBC, and what did he eat there?"
     prepared = seeded_engine.prepare(question)

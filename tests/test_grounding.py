@@ -14,6 +14,7 @@ from rag.answer.grounding import (
     mend_counts,
     mend_first_names,
     plausible,
+    prune_list,
     role_swaps,
     support_strength,
     support_window,
@@ -584,3 +585,26 @@ def test_a_two_part_question_may_be_answered_from_two_reports():
         draft, passages, bow, "How did Peel die?", judge=lambda items, quotes: [1.0] * len(items)
     )
     assert one.text == ""
+
+
+def test_a_list_item_its_passage_does_not_name_is_left_out():
+    claim = "Norway, Chile, and others like Peru, Fiji, and Laos have ruled out sending ships."
+    missing = {"peru", "fiji", "laos"}
+    assert prune_list(claim, missing) == "Norway and Chile have ruled out sending ships."
+    assert prune_list("Norway or Chile will host the talks.", {"chile"}) == (
+        "Norway will host the talks."
+    )
+    # Nothing to prune: the missing name is outside the list, or every item is missing.
+    assert prune_list("Norway and Chile told Peru no.", {"peru"}) is None
+    assert prune_list("Norway and Chile agreed.", {"norway", "chile"}) is None
+    assert prune_list("Norway agreed, officials said.", {"norway"}) is None
+
+
+def test_an_answer_listing_one_item_too_many_keeps_the_rest():
+    passages = [
+        passage("n", "Norway and Chile have ruled out sending ships, officials said."),
+        passage("p", "Peru said it may send ships next year."),
+    ]
+    g = ground_answer("Norway, Chile and Peru have ruled out sending ships [1].", passages, bow)
+    assert g.text == "Norway and Chile have ruled out sending ships [1]."
+    assert g.dropped == []

@@ -309,6 +309,59 @@ def mend_counts(
     return "".join(parts) + claim[at:]
 
 
+# What joins the items of a list in a sentence: ", ", ", and ", " and ", " or ".
+_ITEM_SEP_RE = re.compile(r",\s+(?:(?:and|or)\s+)?|\s+(?:and|or)\s+")
+_LEADING_NAME_RE = re.compile(r"^(?:the\s+)?[A-Z][\w'’.-]*(?:\s+[A-Z][\w'’.-]*)*")
+_TRAILING_NAME_RE = re.compile(r"(?:\bthe\s+)?\b[A-Z][\w'’.-]*(?:\s+[A-Z][\w'’.-]*)*$")
+# Longest piece between two separators still read as one item ("other allies like Turkey").
+_MAX_ITEM_WORDS = 5
+
+
+def prune_list(claim: str, missing: set[str]) -> str | None:
+    """The claim with the items of its list that name something missing from the evidence
+    left out: asked which countries did something, a small model names the ones its passage
+    gives and adds others from a neighbouring passage ("Germany, Italy, and other allies like
+    Turkey…"), and one wrong item would sink the right ones. The judge still reads what is
+    left. None when the claim has no such list, when a missing name is outside its items,
+    or when no item would be left. `missing` holds lower-cased names."""
+    seps = list(_ITEM_SEP_RE.finditer(claim))
+    pieces = [claim[a:b] for a, b in _spans(len(claim), seps)]
+    if len(pieces) < 2:
+        return None
+    # The list runs from the name ending the first piece through the short pieces after it
+    # to the name opening the first longer piece; separators after that are the predicate's.
+    last = next(
+        (i for i in range(1, len(pieces)) if len(pieces[i].split()) > _MAX_ITEM_WORDS), None
+    )
+    last = len(pieces) - 1 if last is None else last
+    head = _TRAILING_NAME_RE.search(pieces[0])
+    tail = _LEADING_NAME_RE.match(pieces[last])
+    middle = pieces[1:last]
+    if not head or not tail or not all(re.search(r"\b[A-Z]", p) for p in middle):
+        return None
+    items = [head.group(0), *middle, tail.group(0)]
+    prefix = pieces[0][: head.start()]
+    suffix = pieces[last][tail.end() :] + (claim[seps[last].start() :] if last < len(seps) else "")
+    if _mentions(prefix + suffix, missing):
+        return None
+    kept = [item for item in items if not _mentions(item, missing)]
+    if not kept or len(kept) == len(items):
+        return None
+    word = "or" if any("or" in m.group(0).split() for m in seps[:last]) else "and"
+    listed = kept[0] if len(kept) == 1 else f"{', '.join(kept[:-1])} {word} {kept[-1]}"
+    return prefix + listed + suffix
+
+
+def _spans(length: int, seps: list[re.Match[str]]) -> list[tuple[int, int]]:
+    starts = [0, *(m.end() for m in seps)]
+    ends = [*(m.start() for m in seps), length]
+    return list(zip(starts, ends, strict=True))
+
+
+def _mentions(text: str, missing: set[str]) -> bool:
+    return bool(names(text) & missing)
+
+
 # A run of capitalised words: a name as a claim writes it ("Rob Da Bank", "Lord Smith").
 _NAME_SPAN_RE = re.compile(r"[A-Z][\w'’.-]*(?:\s+[A-Z][\w'’.-]*)*")
 # How much more the judge may believe a claim with two of its names swapped before the claim
@@ -451,6 +504,10 @@ class Grounder:
                 drops[i] = claim  # one bare word ("CONFIRMED") states nothing to check
                 continue
             chosen, sims, countries = self._candidates(sentence, claim)
+            pruned = None if chosen else self._pruned(sentence, claim, sims)
+            if pruned:
+                claim = pruned
+                chosen, sims, countries = self._candidates(sentence, claim)
             if chosen:
                 asked.append((i, claim, chosen, sims, countries))
             else:
@@ -522,6 +579,15 @@ class Grounder:
         self.kept += [r for r in results if r is not None]
         self.dropped += [drops[i] for i in sorted(drops)]
         return results
+
+    def _pruned(self, sentence: str, claim: str, sims: np.ndarray) -> str | None:
+        """The claim without the list items that name what its passages lack (`prune_list`),
+        for a claim no choice of citations passes: its own citations', or else the closest
+        passage's."""
+        cited = [n for n in markers_of(sentence) if 1 <= n <= len(self.passages)]
+        evidence = name_forms(self._joint(cited or [int(np.argmax(sims)) + 1]), countries=True)
+        missing = {n for n in names(claim) if not _named_in(n, evidence)} - self.given
+        return prune_list(claim, missing) if missing else None
 
     def _quotes(self, items: list[tuple[str, list[int]]]) -> dict[int, str]:
         """What the judge is shown of each cited passage: the sentences the claims citing it
