@@ -504,10 +504,11 @@ class Grounder:
                 drops[i] = claim  # one bare word ("CONFIRMED") states nothing to check
                 continue
             chosen, sims, countries = self._candidates(sentence, claim)
+            # A list with an item its passages never name: the other items may still hold.
             pruned = None if chosen else self._pruned(sentence, claim, sims)
             if pruned:
-                claim = pruned
-                chosen, sims, countries = self._candidates(sentence, claim)
+                chosen, sims, countries = self._candidates(sentence, pruned)
+                claim = pruned if chosen else claim  # a drop reports what the model wrote
             if chosen:
                 asked.append((i, claim, chosen, sims, countries))
             else:
