@@ -265,7 +265,7 @@ _YEAR_RE = re.compile(r"1[89]\d\d|20\d\d")
 def counted(sentences: list[str]) -> list[tuple[Count, set[str]]]:
     """Each number in the passages' sentences and its sentence's content words, read once per
     question for `mend_counts`, which asks them of every claim."""
-    return [(c, set(content_words(s))) for s in sentences for c in counts(s)]
+    return [(c, content_words(s)) for s in sentences for c in counts(s)]
 
 
 def mend_counts(
@@ -283,7 +283,7 @@ def mend_counts(
     the passages never give (made up, not misplaced), one the question gives (`keep`), years,
     dates, and units of one or two letters ("$84m"), which count money, not things. `found`
     is `counted(the passages' sentences)`."""
-    rest = set(content_words(claim))
+    rest = content_words(claim)
     parts, at = [], 0
     for c in counts(claim):
         if len(c.word) < 3 or c.value in keep or _YEAR_RE.fullmatch(c.value):
@@ -309,10 +309,12 @@ def mend_counts(
     return "".join(parts) + claim[at:]
 
 
+# A run of capitalised words: a name as a claim writes it ("Rob Da Bank", "Lord Smith").
+_NAME_SPAN_RE = re.compile(r"[A-Z][\w'’.-]*(?:\s+[A-Z][\w'’.-]*)*")
 # What joins the items of a list in a sentence: ", ", ", and ", " and ", " or ".
 _ITEM_SEP_RE = re.compile(r",\s+(?:(?:and|or)\s+)?|\s+(?:and|or)\s+")
-_LEADING_NAME_RE = re.compile(r"^(?:the\s+)?[A-Z][\w'’.-]*(?:\s+[A-Z][\w'’.-]*)*")
-_TRAILING_NAME_RE = re.compile(r"(?:\bthe\s+)?\b[A-Z][\w'’.-]*(?:\s+[A-Z][\w'’.-]*)*$")
+_LEADING_NAME_RE = re.compile(r"^(?:the\s+)?" + _NAME_SPAN_RE.pattern)
+_TRAILING_NAME_RE = re.compile(r"(?:\bthe\s+)?\b" + _NAME_SPAN_RE.pattern + "$")
 # Longest piece between two separators still read as one item ("other allies like Turkey").
 _MAX_ITEM_WORDS = 5
 
@@ -362,8 +364,6 @@ def _mentions(text: str, missing: set[str]) -> bool:
     return bool(names(text) & missing)
 
 
-# A run of capitalised words: a name as a claim writes it ("Rob Da Bank", "Lord Smith").
-_NAME_SPAN_RE = re.compile(r"[A-Z][\w'’.-]*(?:\s+[A-Z][\w'’.-]*)*")
 # How much more the judge may believe a claim with two of its names swapped before the claim
 # itself is in doubt: a small judge hears the right names in the right passage and says yes to
 # "B beat A" when the passage says "A beat B", but it says yes more firmly to the true order.
