@@ -4,6 +4,7 @@ the plain pipeline beside it on the same questions."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -134,27 +135,38 @@ def run_cli_eval(
     corpus: str = "all",
     ids: list[str] | None = None,
     admin_url: str | None = None,
+    questions: Path | None = None,
 ) -> tuple[dict, list[Path]]:
     """Each corpus in its own private store, the plain pipeline beside newsdesk. With
     `admin_url` (a PostgreSQL role that may create databases) each corpus's documents and
     lexical index live in a scratch database there, dropped after the run, to score the
-    PostgreSQL record against the embedded SQLite one."""
+    PostgreSQL record against the embedded SQLite one. `questions`: a gold file to score
+    instead of the corpus's own, about its articles (reported as `<corpus>-<file stem>`), so
+    questions written after tuning can show what the corpus's own no longer can."""
     reports: dict = {}
     bases: list[Path] = []
     for name in corpus_names(corpus):
         c = CORPORA[name]
+        if questions is not None:
+            c = dataclasses.replace(c, name=f"{name}-{questions.stem}", questions=questions)
         wanted = ids or (fast_subset_ids() if fast else None)
-        questions = select(c.load(), subset=subset, ids=wanted)
-        if not questions:
+        asked = select(c.load(), subset=subset, ids=wanted)
+        if not asked:
             continue
         with corpus_store(settings, c, admin_url) as (engine, tmp):
             engine.warm_up()
             systems = build_systems(engine, compare_baseline, tmp, c)
             report = evaluate(
-                systems, questions, engine.model_name, out_dir=None, console=console, corpus=name
+                systems,
+                asked,
+                engine.model_name,
+                out_dir=None,
+                console=console,
+                corpus=c.name,
+                golden=c.questions,
             )
         report["documents"] = "postgresql" if admin_url else "sqlite"
         bases.append(write_report(report, out_dir or REPORTS))
         print_summary(report, console)
-        reports[name] = report
+        reports[c.name] = report
     return reports, bases

@@ -275,13 +275,16 @@ def evaluate(
     show_progress: bool = True,
     console: Console | None = None,
     corpus: str = "seeds",
+    golden: Path | None = None,
 ) -> dict:
+    """`golden`: the file `questions` came from, when not the corpus's own."""
     started = time.perf_counter()
+    golden = golden or CORPORA[corpus].questions
     report: dict = {
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "model": model,
         "corpus": corpus,
-        "golden": str(CORPORA[corpus].questions.relative_to(EVAL_DIR)),
+        "golden": str(golden.relative_to(EVAL_DIR) if golden.is_relative_to(EVAL_DIR) else golden),
         "question_ids": [q.id for q in questions],
         "support_checker": SUPPORT_CHECKER,
         "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),

@@ -281,3 +281,12 @@ def test_on_a_terminal_lines_wrap_between_words_at_its_width(museum):
     passage = "Mayor Ada Quint said four thousand visitors came on the first day, far more"
     words = " ".join(lines).split()
     assert len(lines) >= 4 and all(word in words for word in passage.split()), lines
+
+
+def test_eval_of_another_question_file_needs_the_corpus_it_asks_about(tmp_path):
+    fresh = PROJECT_ROOT / "eval" / "corpora" / "bbc-dev" / "fresh-questions.jsonl"
+    r = newsdesk("eval", "--questions", str(fresh), data_dir=tmp_path)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "--corpus" in r.stderr
+    r = newsdesk("eval", "--corpus", "bbc-dev", "--questions", "/no/such.jsonl", data_dir=tmp_path)
+    assert r.returncode == 2 and "does not exist" in r.stderr

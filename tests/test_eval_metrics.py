@@ -1,6 +1,7 @@
 """The scorer itself: these are the numbers every later change is judged by."""
 
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -49,6 +50,26 @@ def test_bbc_dev_questions_load_with_their_articles():
     seeds = {q.id for q in load_golden("seeds")}
     assert not seeds & {q.id for q in qs}
     assert {i for i in fast_subset_ids() if i.startswith("d")} <= {q.id for q in qs}
+
+
+def test_the_fresh_bbc_dev_questions_ask_about_its_articles():
+    # Written after the engine was tuned on questions.jsonl, about other facts of the same
+    # articles: `newsdesk eval --corpus bbc-dev --questions …/fresh-questions.jsonl`.
+    corpus = CORPORA["bbc-dev"]
+    fresh = replace(corpus, questions=corpus.questions.with_name("fresh-questions.jsonl"))
+    qs = fresh.load()
+    assert len(qs) == 30 and sum(not q.answerable for q in qs) == 8
+    texts = {p.stem: p.read_text(encoding="utf-8") for p in corpus.articles.glob("*.txt")}
+    for q in qs:
+        assert bool(q.gold_answers) == q.answerable == bool(q.gold_doc_ids)
+        assert set(q.gold_doc_ids) <= set(texts)
+    rows = [json.loads(line) for line in fresh.questions.read_text().splitlines() if line]
+    evidence = {row["id"]: row["evidence"] for row in rows}
+    for q in qs:
+        if q.answerable:
+            for excerpt in evidence[q.id].split(" [...] "):
+                assert any(excerpt in texts[d] for d in q.gold_doc_ids), q.id
+    assert not {q.id for q in qs} & {q.id for q in corpus.load()}
 
 
 def test_alias_matching_uses_word_boundaries():

@@ -546,6 +546,16 @@ def eval_cmd(
             show_default="every question",
         ),
     ] = None,
+    questions: Annotated[
+        Path | None,
+        typer.Option(
+            help="Gold questions to score instead of the corpus's own, in its JSONL format, "
+            "about the articles of the one corpus named by --corpus.",
+            exists=True,
+            dir_okay=False,
+            show_default="the corpus's own",
+        ),
+    ] = None,
     out_dir: OutOpt = None,
     retrieval_only: Annotated[
         bool,
@@ -574,6 +584,11 @@ def eval_cmd(
 
     if corpus != "all" and corpus not in CORPORA:
         raise typer.BadParameter(f"unknown corpus {corpus!r}: use {', '.join(CORPORA)} or all")
+    if questions and (corpus == "all" or judge or retrieval_only or fast):
+        raise typer.BadParameter(
+            "--questions asks about one corpus's articles: name it with --corpus; it scores "
+            "answers only (not the fast subset, retrieval alone or the labelled pairs)"
+        )
     settings = _settings(model=model)
     _check_model(settings)
     if judge and database_url:
@@ -609,6 +624,7 @@ def eval_cmd(
         corpus=corpus,
         ids=[i.strip() for i in ids.split(",") if i.strip()] if ids else None,
         admin_url=database_url,
+        questions=questions,
     )
     for base in bases:
         out.print(f"report: {base}.md / .json / .png")
