@@ -30,6 +30,7 @@ from eval.baseline import TOP_K, BaselineSystem
 from eval.corpora import CORPORA
 from eval.harness import corpus_engine
 from eval.metrics import answer_present
+from eval.runner import select
 from rag.config import Settings
 from rag.engine import Engine
 from rag.schemas import Answer
@@ -55,8 +56,8 @@ def main() -> None:
     corpus = CORPORA[args.corpus]
     if args.questions:
         corpus = replace(corpus, questions=args.questions)
-    wanted = set(filter(None, args.ids.split(",")))
-    questions = [q for q in corpus.load() if q.answerable and (not wanted or q.id in wanted)]
+    ids = [i.strip() for i in args.ids.split(",") if i.strip()]
+    questions = [q for q in select(corpus.load(), ids=ids) if q.answerable]
     settings = Settings(answer_cache=0)
     if args.prompts:
         settings = settings.model_copy(update={"prompts_dir": args.prompts})
