@@ -28,7 +28,7 @@ from pathlib import Path
 
 from eval.baseline import TOP_K, BaselineSystem
 from eval.corpora import CORPORA
-from eval.harness import corpus_engine
+from eval.harness import baseline_system, corpus_engine
 from eval.metrics import answer_present
 from eval.runner import select
 from rag.config import Settings
@@ -64,16 +64,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="newsdesk-drafts-") as tmp:
         engine = corpus_engine(settings, Path(tmp), corpus)
-        plain = None
-        if args.plain_context:
-            plain = BaselineSystem(
-                [corpus.articles],
-                engine.embedder,
-                engine.generator,
-                engine.model_name,
-                Path(tmp) / "plain",
-                settings.prompts_dir,
-            )
+        plain = baseline_system(engine, Path(tmp), corpus) if args.plain_context else None
         rows, seconds = [], []
         for q in questions:
             if plain is not None:
