@@ -24,6 +24,7 @@ TEMPLATE_SLACK = 64
 class PromptSet:
     system: str
     question: Template
+    instruction: str
     passage: Template
     rewrite: Template
     judge: Template
@@ -38,9 +39,20 @@ class PromptSet:
             except OSError as exc:
                 raise NewsdeskError(f"missing prompt template {path}: {exc.strerror}") from exc
 
+        question = Template(read("question.txt").strip())
+        # Optional, so a prompts folder written before it keeps working; but an instruction
+        # that question.txt has no place for would be dropped without a word.
+        has_file = (prompts_dir / "instruction.txt").is_file()
+        instruction = read("instruction.txt").strip() if has_file else ""
+        if instruction and "instruction" not in _placeholders(question):
+            raise NewsdeskError(
+                f"{prompts_dir / 'instruction.txt'} has an instruction, but question.txt has"
+                " no $instruction to put it in"
+            )
         return cls(
             system=read("system.txt").strip(),
-            question=Template(read("question.txt").strip()),
+            question=question,
+            instruction=instruction,
             passage=Template(read("passage.txt").strip()),
             rewrite=Template(read("rewrite.txt").strip()),
             judge=Template(read("judge.txt").strip()),
@@ -90,8 +102,21 @@ class PromptSet:
         return sum(count(m["content"]) for m in messages) + TEMPLATE_SLACK
 
     def messages(self, question: str, passages: list[str]) -> list[dict[str, str]]:
-        """System rules first and unchanged between questions, so llama.cpp reuses their KV."""
-        user = self.question.safe_substitute(passages="\n\n".join(passages), question=question)
+        """The answer prompt. System rules first and unchanged between questions, so llama.cpp
+        reuses their KV; the passages next, so the checks that follow reuse theirs."""
+        return self._messages(question, passages, self.instruction)
+
+    def _messages(
+        self, turn: str, passages: list[str], instruction: str = ""
+    ) -> list[dict[str, str]]:
+        # The drafting instruction (instruction.txt) sits after the passages and only in the
+        # answer prompt: the checks share the draft's cached prefix up to the passages, but
+        # their yes/no reading is not steered by how the draft was asked to write.
+        user = self.question.safe_substitute(
+            passages="\n\n".join(passages),
+            instruction=instruction + "\n\n" if instruction else "",
+            question=turn,
+        )
         return [{"role": "system", "content": self.system}, {"role": "user", "content": user}]
 
     def judge_prompts(
@@ -101,18 +126,19 @@ class PromptSet:
         quotes: dict[int, str],
     ) -> list[list[dict[str, str]]]:
         """For each (claim, passages cited), the yes/no prompt asking whether those passages
-        state it. It is the answer prompt with the user's question replaced, so the question
-        (which may plant a premise or give orders) never reaches the judge, while the
-        passages, unchanged and first, are still in llama.cpp's cache from the draft. What
-        each cited passage says (`quotes`: passage number -> text) is repeated next to the
-        claim: a small model told only "passage [4]" reads a claim against the whole context
-        and accepts a name it saw anywhere there. Each claim has a prompt of its own: asked
-        after the verdict on another claim, a small model judges differently."""
+        state it. It is the answer prompt with the user's question replaced and without the
+        drafting instruction, so the question (which may plant a premise or give orders) never
+        reaches the judge, while the passages, unchanged and first, are still in llama.cpp's
+        cache from the draft. What each cited passage says (`quotes`: passage number -> text)
+        is repeated next to the claim: a small model told only "passage [4]" reads a claim
+        against the whole context and accepts a name it saw anywhere there. Each claim has a
+        prompt of its own: asked after the verdict on another claim, a small model judges
+        differently."""
         prompts = []
         for claim, cited in claims:
             quoted = "\n".join(f'Passage [{n}]: "{" ".join(quotes[n].split())}"' for n in cited)
             turn = self.judge.safe_substitute(claim=claim, refs=_refs(cited), quotes=quoted)
-            prompts.append(self.messages(turn, passages))
+            prompts.append(self._messages(turn, passages))
         return prompts
 
     def relevance_messages(
@@ -120,11 +146,17 @@ class PromptSet:
     ) -> list[dict[str, str]]:
         """The yes/no prompt asking whether `answer` answers `question` at all."""
         turn = self.relevance.safe_substitute(question=question, answer=answer)
-        return self.messages(turn, passages)
+        return self._messages(turn, passages)
 
     def rewrite_messages(self, history: str, question: str) -> list[dict[str, str]]:
         user = self.rewrite.safe_substitute(history=history, question=question)
         return [{"role": "user", "content": user}]
+
+
+def _placeholders(template: Template) -> set[str]:
+    # Template.get_identifiers() is Python 3.11+; the project runs on 3.10 too.
+    found = template.pattern.finditer(template.template)
+    return {m.group("named") or m.group("braced") for m in found} - {None}
 
 
 def _refs(cited: list[int]) -> str:
