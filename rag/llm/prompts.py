@@ -32,18 +32,19 @@ class PromptSet:
 
     @classmethod
     def load(cls, prompts_dir: Path) -> PromptSet:
-        def read(name: str) -> str:
+        def read(name: str, missing: str | None = None) -> str:
             path = prompts_dir / name
             try:
                 return path.read_text(encoding="utf-8")
             except OSError as exc:
+                if missing is not None and isinstance(exc, FileNotFoundError):
+                    return missing
                 raise NewsdeskError(f"missing prompt template {path}: {exc.strerror}") from exc
 
         question = Template(read("question.txt").strip())
         # Optional, so a prompts folder written before it keeps working; but an instruction
         # that question.txt has no place for would be dropped without a word.
-        has_file = (prompts_dir / "instruction.txt").is_file()
-        instruction = read("instruction.txt").strip() if has_file else ""
+        instruction = read("instruction.txt", missing="").strip()
         if instruction and "instruction" not in _placeholders(question):
             raise NewsdeskError(
                 f"{prompts_dir / 'instruction.txt'} has an instruction, but question.txt has"
