@@ -540,6 +540,7 @@ class Engine:
             threshold=self.settings.support_threshold,
             role_check=self.settings.role_check,
             hedge_check=self.settings.hedge_check,
+            articles=prepared.snapshot.texts,
         )
 
         def answers(text: str) -> bool:

@@ -611,3 +611,26 @@ def test_an_answer_listing_one_item_too_many_keeps_the_rest():
     # What is left still fails (a count no passage gives): the drop shows the draft's words.
     g = ground_answer("Norway, Chile and Peru sent 40 ships [1].", passages, bow)
     assert g.text == "" and g.dropped == ["Norway, Chile and Peru sent 40 ships."]
+
+
+def test_a_name_of_the_question_is_excused_only_where_the_article_names_that_person():
+    # A passage may call the person asked about "he", so the question's names are excused in
+    # it; but "He also earned…" in an article that never names her is about someone else.
+    adviser = passage_of("w", ["He also earned £4,000 as an adviser to a port company."])
+    other = passage_of("m", ["Ann Cole ran the restaurant chain until 2004."])
+    question = "What did Ann Cole earn as an adviser?"
+    claim = "Ann Cole earned £4,000 as an adviser to a port company [1]."
+
+    def judge(items, quotes):
+        return [0.9] * len(items)
+
+    def kept(articles: dict[str, str] | None) -> list[str]:
+        g = Grounder([adviser, other], bow, question, judge, 0.4, articles=articles)
+        g.check_all([claim])
+        return [c.text for c in g.kept]
+
+    said = "He also earned £4,000 as an adviser to a port company."
+    assert kept(None) == [claim.replace(" [1]", "")]  # no article text: excused as before
+    named = {"w": f"Ann Cole left the board in May. {said}", "m": other.text}
+    assert kept(named) == [claim.replace(" [1]", "")]
+    assert kept({"w": f"Ray Dale left the board in May. {said}", "m": other.text}) == []

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -460,12 +460,17 @@ class Grounder:
         threshold: float = 0.5,
         role_check: bool = True,
         hedge_check: bool = True,
+        articles: Mapping[str, str] | None = None,
     ) -> None:
         self.passages, self.encode, self.judge, self.threshold = passages, encode, judge, threshold
         self.role_check, self.hedge_check = role_check, hedge_check
         self.evidence = [f"{p.document.outlet or ''} {p.document.title} {p.text}" for p in passages]
         in_context = name_forms(" ".join(self.evidence))
         self.given = frozenset(n for n in names(question) if _named_in(n, in_context))
+        # The whole text of each passage's article (doc_id -> text), when known: a name of the
+        # question is excused only in a passage whose article names it somewhere.
+        self.articles = articles
+        self._article_forms: dict[str, set[str]] = {}
         self.asked = frozenset(content_words(question))
         self.everything = " ".join(self.evidence)
         self.counted = counted([u.text for p in passages for u in p.sentences])
@@ -479,8 +484,26 @@ class Grounder:
         self.kept: list[SentenceCheck] = []
         self.dropped: list[str] = []
 
-    def _fits(self, claim: str, text: str, countries: bool = False) -> bool:
-        return plausible(claim, text, self.given, self.known, self.echoed, countries)
+    def _fits(self, claim: str, ns: list[int], countries: bool = False) -> bool:
+        given = self._given_in(ns)
+        return plausible(claim, self._joint(ns), given, self.known, self.echoed, countries)
+
+    def _given_in(self, ns: list[int]) -> frozenset[str]:
+        """The question's names excused in a claim citing passages `ns`. A passage may call
+        the person a question names "he" ("He also commanded a salary of…"), so a name the
+        passage lacks is excused, but only where its article names that person somewhere:
+        an article that never names them says nothing about them, whoever "he" is there."""
+        if self.articles is None or not self.given:
+            return self.given
+        docs = {self.passages[n - 1].document.doc_id for n in ns}
+        forms = [self._forms_of(d) for d in docs]
+        return frozenset(n for n in self.given if any(_named_in(n, f) for f in forms))
+
+    def _forms_of(self, doc_id: str) -> set[str]:
+        if doc_id not in self._article_forms:
+            text = self.articles.get(doc_id, "") if self.articles is not None else ""
+            self._article_forms[doc_id] = name_forms(text)
+        return self._article_forms[doc_id]
 
     def _joint(self, ns: list[int]) -> str:
         return " ".join(self.evidence[n - 1] for n in ns)
@@ -563,7 +586,7 @@ class Grounder:
                     claim,
                     self._joint(chosen),
                     best,
-                    given=self.given,
+                    given=self._given_in(chosen),
                     asked=self.asked,
                     echoed=self.echoed,
                     countries=countries,
@@ -586,8 +609,9 @@ class Grounder:
         for a claim no choice of citations passes: its own citations', or else the closest
         passage's."""
         cited = [n for n in markers_of(sentence) if 1 <= n <= len(self.passages)]
-        evidence = name_forms(self._joint(cited or [int(np.argmax(sims)) + 1]), countries=True)
-        missing = {n for n in names(claim) if not _named_in(n, evidence)} - self.given
+        ns = cited or [int(np.argmax(sims)) + 1]
+        evidence = name_forms(self._joint(ns), countries=True)
+        missing = {n for n in names(claim) if not _named_in(n, evidence)} - self._given_in(ns)
         return prune_list(claim, missing) if missing else None
 
     def _quotes(self, items: list[tuple[str, list[int]]]) -> dict[int, str]:
@@ -628,27 +652,27 @@ class Grounder:
         self, sentence: str, claim: str, sims: np.ndarray, countries: bool
     ) -> Iterator[list[int]]:
         """The citations each way of choosing them gives, in order of preference."""
-        joint, passages = self._joint, self.passages
+        passages = self.passages
 
-        def fits(claim: str, text: str) -> bool:
-            return self._fits(claim, text, countries)
+        def fits(claim: str, ns: list[int]) -> bool:
+            return self._fits(claim, ns, countries)
 
         cited = [n for n in markers_of(sentence) if 1 <= n <= len(passages)]
-        yield [n for n in cited if fits(claim, self.evidence[n - 1])]
+        yield [n for n in cited if fits(claim, [n])]
         chosen: list[int] = []
-        if cited and fits(claim, joint(cited)):
+        if cited and fits(claim, cited):
             # Only the citations the support needs: one whose leaving keeps the rest
             # plausible adds nothing, least similar first.
             chosen = list(cited)
             for n in sorted(cited, key=lambda n: float(sims[n - 1])):
                 rest = [m for m in chosen if m != n]
-                if rest and fits(claim, joint(rest)):
+                if rest and fits(claim, rest):
                     chosen = rest
         yield chosen
         ranked = [int(j) + 1 for j in np.argsort(-sims)]  # passage numbers, closest first
         order = ranked[:3]
         # Re-cite: the most similar passage that names and counts what the claim does.
-        yield [n for n in order if fits(claim, self.evidence[n - 1])][:1]
+        yield [n for n in order if fits(claim, [n])][:1]
         # A sentence that joins two passages of one article ("Jane Roe" named in one,
         # "Ms Roe started at 15" in another): its citations plus the closest passage of
         # the same article. Never of another article: a "Ms Roe" there may be someone else.
@@ -660,7 +684,7 @@ class Grounder:
                 for n in ranked
                 if n not in base
                 and passages[n - 1].document.doc_id in docs
-                and fits(claim, joint([*base, n]))
+                and fits(claim, [*base, n])
             ),
             [],
         )
@@ -671,7 +695,7 @@ class Grounder:
         # ("Mr Roe" here, "Tom Roe" there) may join two different people.
         pairs = [(a, b) for k, a in enumerate(order) for b in order[k + 1 :]]
         several = self.several_parts
-        yield next((list(p) for p in pairs if several and fits(claim, joint(list(p)))), [])
+        yield next((list(p) for p in pairs if several and fits(claim, list(p))), [])
 
     def result(self) -> GroundedAnswer:
         kept = self.kept
