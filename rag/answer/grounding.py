@@ -500,9 +500,9 @@ class Grounder:
         return frozenset(n for n in self.given if any(_named_in(n, f) for f in forms))
 
     def _forms_of(self, doc_id: str) -> set[str]:
+        # Read once per article and answer: each claim asks again for every way of citing.
         if doc_id not in self._article_forms:
-            text = self.articles.get(doc_id, "") if self.articles is not None else ""
-            self._article_forms[doc_id] = name_forms(text)
+            self._article_forms[doc_id] = name_forms((self.articles or {}).get(doc_id, ""))
         return self._article_forms[doc_id]
 
     def _joint(self, ns: list[int]) -> str:
