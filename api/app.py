@@ -124,7 +124,7 @@ def _with_event_schemas(app: FastAPI) -> dict:
         return app.openapi_schema
     from fastapi.openapi.utils import get_openapi
 
-    from api.models import SentenceEvent, SourcesEvent, TokenEvent
+    from api.models import RedraftEvent, SentenceEvent, SourcesEvent, TokenEvent
 
     schema = get_openapi(
         title=app.title,
@@ -134,7 +134,7 @@ def _with_event_schemas(app: FastAPI) -> dict:
         routes=app.routes,
     )
     components = schema.setdefault("components", {}).setdefault("schemas", {})
-    for model in (SourcesEvent, TokenEvent, SentenceEvent):
+    for model in (SourcesEvent, TokenEvent, RedraftEvent, SentenceEvent):
         found = model.model_json_schema(ref_template="#/components/schemas/{model}")
         for name, sub in found.pop("$defs", {}).items():
             components.setdefault(name, sub)

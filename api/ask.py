@@ -11,7 +11,13 @@ from fastapi.responses import StreamingResponse
 
 from api.deps import AdmissionDep, EngineDep
 from api.errors import documented, error_body, log, status_of
-from api.models import SentenceCitation, SentenceEvent, SourcesEvent, TokenEvent
+from api.models import (
+    RedraftEvent,
+    SentenceCitation,
+    SentenceEvent,
+    SourcesEvent,
+    TokenEvent,
+)
 from api.streaming import SSE_HEADERS, last_result, run_events, sse
 from rag.answer.citations import source_passages
 from rag.engine import Engine, Prepared
@@ -24,7 +30,10 @@ SSE_SCHEMA = {
     "type": "object",
     "description": "One server-sent event; `data` is JSON.",
     "properties": {
-        "event": {"type": "string", "enum": ["sources", "token", "sentence", "answer", "error"]},
+        "event": {
+            "type": "string",
+            "enum": ["sources", "token", "redraft", "sentence", "answer", "error"],
+        },
         "data": {
             "type": "string",
             "description": "The event's payload as JSON.",
@@ -32,7 +41,13 @@ SSE_SCHEMA = {
             "contentSchema": {
                 "oneOf": [
                     {"$ref": f"#/components/schemas/{name}"}
-                    for name in ("SourcesEvent", "TokenEvent", "SentenceEvent", "Answer")
+                    for name in (
+                        "SourcesEvent",
+                        "TokenEvent",
+                        "RedraftEvent",
+                        "SentenceEvent",
+                        "Answer",
+                    )
                 ]
             },
         },
@@ -42,7 +57,9 @@ SSE_SCHEMA = {
 STREAM_DOC = {
     200: {
         "description": "Server-sent events: `sources` (the passages, before generation; "
-        "SourcesEvent), `token` (the unchecked draft as it is decoded; TokenEvent), `sentence` "
+        "SourcesEvent), `token` (the unchecked draft as it is decoded; TokenEvent), `redraft` "
+        "(that draft came to nothing and the tokens after it are a second one; RedraftEvent), "
+        "`sentence` "
         "(each answer sentence as soon as it passes the check, numbered as the answer; "
         "SentenceEvent), then `answer` (the checked answer, the same body as /v1/ask), or "
         "`error` with the error shape.",
@@ -105,6 +122,8 @@ def _generate(engine: Engine, prepared: Prepared | Answer, cancel: threading.Eve
         elif event.kind == "sentence":
             cited = [SentenceCitation(n=n, passage=p) for n, p in event.cited]
             yield SentenceEvent(text=event.text, citations=cited)
+        elif event.kind == "redraft":
+            yield RedraftEvent(reason=event.text)
         else:
             yield event.text
 
@@ -112,7 +131,7 @@ def _generate(engine: Engine, prepared: Prepared | Answer, cancel: threading.Eve
 async def _sse_stream(
     question: str,
     prepared: Prepared | Answer,
-    events: AsyncIterator[Answer | SentenceEvent | str],
+    events: AsyncIterator[Answer | SentenceEvent | RedraftEvent | str],
 ) -> AsyncIterator[bytes]:
     passages = (
         []
@@ -126,6 +145,8 @@ async def _sse_stream(
                 yield sse("answer", item)
             elif isinstance(item, SentenceEvent):
                 yield sse("sentence", item)
+            elif isinstance(item, RedraftEvent):
+                yield sse("redraft", item)
             else:
                 yield sse("token", TokenEvent(text=item))
     except NewsdeskError as exc:

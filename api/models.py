@@ -82,6 +82,14 @@ class TokenEvent(BaseModel):
     text: str
 
 
+class RedraftEvent(BaseModel):
+    """The draft so far came to nothing (`reason`: the model declined, or the check dropped
+    every sentence), and the model writes a second one under a plainer prompt: the `token`
+    events after this one are that draft's, from its start."""
+
+    reason: str
+
+
 class SentenceCitation(BaseModel):
     n: int = Field(description="The [n] in the sentence: the answer's numbering (1, 2, …).")
     passage: int = Field(description="The passage's `n` in the `sources` event.")

@@ -37,6 +37,18 @@ class Settings(BaseSettings):
     )
     seeds_dir: Path = Field(PROJECT_ROOT / "seeds", description="The built-in corpus.")
     prompts_dir: Path = Field(PROJECT_ROOT / "prompts", description="Prompt templates.")
+    second_draft: bool = Field(
+        False,
+        description="When the check drops every sentence of a draft, or the model declines,"
+        " draft once more under the plain system turn of prompts/second_system.txt, with the"
+        " same checks.",
+    )
+    second_draft_threshold: float = Field(
+        0.6,
+        ge=0.0,
+        le=1.0,
+        description="Least P(yes) from the support judge that keeps a sentence of a second draft.",
+    )
     cache_dir: Path = Field(
         default_factory=default_cache_dir,
         description="Assembled GGUF files, the system prompt's evaluated KV cache (kv/) "

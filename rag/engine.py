@@ -9,9 +9,9 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 
@@ -58,6 +58,9 @@ from rag.retrieve.retrieval import RetrievalResult, merge_results, retrieve
 from rag.schemas import Answer, SearchResponse, SearchResult, Timings, text_problem
 
 ABSTAIN_TEXT = "The articles don't say."
+# A first draft that came to nothing gets a second (`Engine.second_draft`); one the judge read
+# as no answer to the question (`not_an_answer`, a near miss) does not.
+SECOND_DRAFT_REASONS = frozenset({"unsupported_answer", "model_declined"})
 
 
 @dataclass
@@ -78,11 +81,13 @@ class Prepared:
     # Where this answer's time went after retrieval; one per question, so requests sharing
     # the generator never add to each other's.
     times: StageTimes = field(default_factory=StageTimes)
+    # A second draft (`Engine.second_draft`): its sentences need the higher support bar.
+    second: bool = False
 
 
 @dataclass
 class StreamEvent:
-    kind: str  # "sources" | "token" | "sentence" | "answer"
+    kind: str  # "sources" | "token" | "redraft" | "sentence" | "answer"
     text: str = ""
     passages: list[Passage] = field(default_factory=list)
     answer: Answer | None = None
@@ -448,11 +453,11 @@ class Engine:
             return prepared
         if cancel is None:
             with self._answer_turn():
-                with timing_stages(prepared.times):
-                    generation = self.generator.chat(
-                        prepared.messages, max_tokens=self.settings.max_tokens
-                    )
-                answer = self.finish(prepared, generation.text, time.perf_counter())
+                answer = self._drafted(prepared)
+                second = self.second_draft(prepared, answer)
+                if second is not None:
+                    self._hold_checks(prepared)
+                    answer = self._drafted(second)
             self.remember(prepared, answer)
             return answer
         for event in self.generate(prepared, cancel):
@@ -488,30 +493,73 @@ class Engine:
         Sentence events are what the answer will say, numbered as it will be: a sentence is
         shown once it and those before it pass the check, and once they answer the question
         (`DraftChecker`). The answer event is the whole answer with its citations."""
-        pieces: list[str] = []
-        checker = self.draft_checker(prepared)
-        numbers: dict[int, int] = {}
         # A model server answers one request at a time: a judge request sent while its own
         # stream is unread would wait behind it, so there sentences are checked at the end.
         live = getattr(self.generator, "judges_mid_stream", True)
         with self._answer_turn():
-            stream = self.generator.stream(
-                prepared.messages, max_tokens=self.settings.max_tokens, cancel=cancel
-            )
-            for piece in timed_steps(stream, prepared.times):
-                pieces.append(piece)
-                yield StreamEvent("token", text=piece)
-                if live:
-                    for check in self._feed(prepared, checker, "".join(pieces)):
-                        yield _sentence_event(check, numbers)
-            if cancel is not None and cancel.is_set():
+            answer = yield from self._draft_events(prepared, cancel, live)
+            second = self.second_draft(prepared, answer) if answer is not None else None
+            if answer is not None and second is not None:
+                yield StreamEvent("redraft", text=answer.abstain_reason or "")
+                self._hold_checks(prepared)
+                # Checked once it is written: its system turn is not the judge's, so a reading
+                # between two of its tokens would evaluate the passages again each time.
+                answer = yield from self._draft_events(second, cancel, live=False)
+            if answer is None:
                 return
-            draft = "".join(pieces)
-            for check in self._feed(prepared, checker, draft, final=True):
-                yield _sentence_event(check, numbers)
-            answer = self.finish(prepared, draft, time.perf_counter(), checker)
         self.remember(prepared, answer)
         yield StreamEvent("answer", answer=answer)
+
+    def _hold_checks(self, prepared: Prepared) -> None:
+        """Keep the checks' evaluated passages over a second draft, where the model can."""
+        hold = getattr(self.generator, "hold", None)
+        if hold is not None:
+            rendered = self.render_passages(prepared.passages)
+            hold(self.prompts.relevance_messages(rendered, prepared.q, ""))
+
+    def _drafted(self, prepared: Prepared) -> Answer:
+        """One draft, written whole and then checked."""
+        with timing_stages(prepared.times):
+            generation = self.generator.chat(prepared.messages, max_tokens=self.settings.max_tokens)
+        return self.finish(prepared, generation.text, time.perf_counter())
+
+    def _draft_events(
+        self, prepared: Prepared, cancel: threading.Event | None, live: bool
+    ) -> Generator[StreamEvent, None, Answer | None]:
+        """One draft's token and sentence events; returns its checked answer (None if
+        cancelled)."""
+        pieces: list[str] = []
+        checker = self.draft_checker(prepared)
+        numbers: dict[int, int] = {}
+        stream = self.generator.stream(
+            prepared.messages, max_tokens=self.settings.max_tokens, cancel=cancel
+        )
+        for piece in timed_steps(stream, prepared.times):
+            pieces.append(piece)
+            yield StreamEvent("token", text=piece)
+            if live:
+                for check in self._feed(prepared, checker, "".join(pieces)):
+                    yield _sentence_event(check, numbers)
+        if cancel is not None and cancel.is_set():
+            return None
+        draft = "".join(pieces)
+        for check in self._feed(prepared, checker, draft, final=True):
+            yield _sentence_event(check, numbers)
+        return self.finish(prepared, draft, time.perf_counter(), checker)
+
+    def second_draft(self, prepared: Prepared, answer: Answer) -> Prepared | None:
+        """The question once more under the plain system turn, when the first draft came to
+        nothing: the model declined, or the check dropped every sentence. Only a first draft
+        gets a second; the passages and the checks stay the same."""
+        if (
+            not self.settings.second_draft
+            or not self.prompts.second_system
+            or prepared.second
+            or answer.abstain_reason not in SECOND_DRAFT_REASONS
+        ):
+            return None
+        messages = self.prompts.second_messages(prepared.q, self.render_passages(prepared.passages))
+        return replace(prepared, messages=messages, second=True)
 
     def _answer_turn(self) -> contextlib.AbstractContextManager[object]:
         """The generator's turn for one whole answer, where it keeps one (`answer_turn`)."""
@@ -537,7 +585,10 @@ class Engine:
             self.embedder.encode,
             prepared.q,
             judge=self.judge(prepared),
-            threshold=self.settings.support_threshold,
+            threshold=max(
+                self.settings.support_threshold,
+                self.settings.second_draft_threshold if prepared.second else 0.0,
+            ),
             role_check=self.settings.role_check,
             hedge_check=self.settings.hedge_check,
             articles=prepared.snapshot.texts,

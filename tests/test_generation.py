@@ -260,3 +260,48 @@ def test_judging_between_two_tokens_leaves_the_draft_as_it_would_have_been(seede
             scores += generator.judge([ask])
     assert "".join(pieces) == alone
     assert len(scores) == 2 and all(abs(s - expected) < 1e-3 for s in scores), (scores, expected)
+
+
+@pytest.mark.slow
+def test_the_judge_after_a_second_draft_evaluates_only_its_own_question(seeded_engine, monkeypatch):
+    # A second draft is written under another system turn; the judge's prompts keep the default
+    # one. Its passages are read back from a copy held over the second draft (`hold`); without
+    # one, the system turn is read back (from memory or disk) and the passages evaluated again.
+    engine, generator = seeded_engine, seeded_engine.generator
+    prepared = engine.prepare(QUESTION)
+    rendered = engine.render_passages(prepared.passages)
+    text = prepared.passages[0].text
+    asks = engine.prompts.judge_prompts(rendered, [(text, [1])], {1: text})
+    tokens = generator._system_turn.tokens(asks[0])
+    prefix = generator._system_turn.prefix(asks[0][0]["content"])
+    second = engine.prompts.second_messages(prepared.q, rendered)
+    llm, evaluated = generator._llm, []
+    real_eval = llm.eval
+
+    def counting(tokens):
+        evaluated.append(len(tokens))
+        return real_eval(tokens)
+
+    def judged_after_second_draft(hold: bool) -> tuple[float, int]:
+        generator.chat(prepared.messages, max_tokens=4)
+        if hold:
+            generator.hold(engine.prompts.relevance_messages(rendered, prepared.q, ""))
+        generator.chat(second, max_tokens=4)
+        evaluated.clear()
+        monkeypatch.setattr(llm, "eval", counting)
+        [p_yes] = generator.judge(asks)
+        monkeypatch.undo()
+        return p_yes, sum(evaluated)
+
+    generator.chat(prepared.messages, max_tokens=4)
+    [after_first] = generator.judge(asks)
+    generator._held = None
+    reread, n_reread = judged_after_second_draft(hold=False)
+    held, n_held = judged_after_second_draft(hold=True)
+    passages_end = len(generator._held.tokens)
+    assert passages_end > len(prefix) + 100
+    assert n_reread == len(tokens) - len(prefix)
+    assert n_held == len(tokens) - passages_end
+    # Other batch shapes may move a reading in its last bits, never its verdict.
+    assert after_first > 0.5
+    assert abs(after_first - reread) < 0.02 and abs(after_first - held) < 0.02

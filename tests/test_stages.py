@@ -5,6 +5,7 @@ encoder stands in for the embedder and no judge reads meaning, so the rules are 
 from __future__ import annotations
 
 import re
+import shutil
 
 import pytest
 from scripted import ScriptedModel
@@ -410,3 +411,105 @@ def test_finish_keeps_the_part_a_draft_answers(scripted):
         ("model", [1], True)
     ]
     assert [(c.n, c.passage) for c in answer.citations] == [(1, n)]
+
+
+# ---- A second draft --------------------------------------------------------------------------
+
+
+def _drafting_by_system_turn(engine: Engine, model: ScriptedModel, first: str, second: str):
+    """Reply `second` to the plain system turn of a second draft, `first` to anything else."""
+
+    def reply(messages: list[dict[str, str]]) -> str:
+        return second if messages[0]["content"] == engine.prompts.second_system else first
+
+    model.reply = reply  # type: ignore[method-assign]
+
+
+SECOND_QUESTION = "How many sites across Ukraine were struck in the overnight attack into Thursday?"
+
+
+def _with_second_draft(scripted, on: bool = True) -> tuple[Engine, ScriptedModel]:
+    """The scripted engine with `NEWSDESK_SECOND_DRAFT` set (it is off by default)."""
+    engine, model = scripted
+    other = Engine(engine.settings.model_copy(update={"second_draft": on}))
+    other.__dict__.update(store=engine.store, embedder=engine.embedder, _generator=model)
+    return other, model
+
+
+@pytest.mark.parametrize(
+    "first",
+    [
+        "The articles don't say.",  # the model declined
+        "90 sites across Ukraine were struck in the overnight attack [1].",  # nothing held
+    ],
+)
+def test_a_draft_that_came_to_nothing_gets_a_second_under_the_plain_system_turn(scripted, first):
+    engine, model = _with_second_draft(scripted)
+    n = passage_with(engine, SECOND_QUESTION, "17 sites")
+    second = f"17 sites across Ukraine were struck in the overnight attack [{n}]."
+    _drafting_by_system_turn(engine, model, first, second)
+    try:
+        before = model.calls
+        answer = engine.ask(SECOND_QUESTION)
+        assert model.calls - before == 2
+        assert answer.answerable and answer.answer.startswith("17 sites"), answer
+        # The checks keep the default prompt: only the draft's system turn changed.
+        prepared = engine.prepare(SECOND_QUESTION)
+        redo = engine.second_draft(prepared, engine.finish(prepared, first, 0.0))
+        assert redo is not None and redo.messages[0]["content"] == engine.prompts.second_system
+        assert redo.messages[1] == {
+            "role": "user",
+            "content": prepared.messages[1]["content"],
+        }  # the same passages and question (the drafting instruction is empty by default)
+        assert engine.second_draft(redo, engine.finish(redo, first, 0.0)) is None  # one only
+        # Its sentences need the higher bar: the first draft came to nothing, so the passages
+        # are less likely to hold the answer.
+        bars = [engine.draft_checker(p).grounder.threshold for p in (prepared, redo)]
+        assert bars == [engine.settings.support_threshold, engine.settings.second_draft_threshold]
+        assert bars[0] < bars[1]
+        # A stream shows the first draft's tokens, then says it starts again.
+        events = list(engine.generate(prepared))
+        kinds = [e.kind for e in events]
+        assert kinds.count("redraft") == 1 and kinds[-1] == "answer"
+        redraft = kinds.index("redraft")
+        assert "token" in kinds[:redraft] and "token" in kinds[redraft:]
+        assert events[redraft].text in ("model_declined", "unsupported_answer")
+        assert "".join(e.text for e in events[redraft:] if e.kind == "token") == second
+        streamed = events[-1].answer
+        assert streamed is not None
+        assert streamed.model_dump(exclude={"timings"}) == answer.model_dump(exclude={"timings"})
+    finally:
+        del model.reply
+
+
+def test_no_second_draft_when_the_first_holds_or_it_is_off(scripted, tmp_path):
+    assert not scripted[0].settings.second_draft  # off by default
+    engine, model = _with_second_draft(scripted)
+    n = passage_with(engine, SECOND_QUESTION, "17 sites")
+    good = f"17 sites across Ukraine were struck in the overnight attack [{n}]."
+    _drafting_by_system_turn(engine, model, good, "The articles don't say.")
+    try:
+        before = model.calls
+        assert engine.ask(SECOND_QUESTION).answerable and model.calls - before == 1
+        assert "redraft" not in [e.kind for e in engine.generate(engine.prepare(SECOND_QUESTION))]
+        off, _ = _with_second_draft(scripted, on=False)
+        _drafting_by_system_turn(engine, model, "The articles don't say.", good)
+        before = model.calls
+        answer = off.ask(SECOND_QUESTION)
+        assert answer.abstain_reason == "model_declined" and model.calls - before == 1
+    finally:
+        del model.reply
+    # A near miss the judge read as no answer is not drafted again; nor is anything when the
+    # prompts folder has no second system turn.
+    prepared = engine.prepare(SECOND_QUESTION)
+    near_miss = engine.finish(prepared, good, 0.0).model_copy(
+        update={"answerable": False, "abstain_reason": "not_an_answer"}
+    )
+    assert engine.second_draft(prepared, near_miss) is None
+    declined = engine.finish(prepared, "The articles don't say.", 0.0)
+    assert engine.second_draft(prepared, declined) is not None
+    folder = tmp_path / "prompts"
+    shutil.copytree(engine.settings.prompts_dir, folder)
+    (folder / "second_system.txt").unlink()
+    bare = Engine(engine.settings.model_copy(update={"prompts_dir": folder}))
+    assert bare.prompts.second_system == "" and bare.second_draft(prepared, declined) is None

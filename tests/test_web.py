@@ -25,7 +25,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, SecretStr
 
 from api.app import create_app
-from api.models import SourcesEvent, TokenEvent
+from api.models import RedraftEvent, SourcesEvent, TokenEvent
 from api.page import WEB_DIR
 from api.streaming import sse
 from rag.config import Settings
@@ -552,6 +552,60 @@ def test_disagreements_removed_sentences_and_refusals_are_shown(
             driver.find_element(By.CSS_SELECTOR, "#dropped-list del").text
             == "A guess the passages do not hold [2]."
         )
+        assert not page_errors(driver)
+
+
+def test_a_second_draft_replaces_the_first_in_the_draft_box(
+    driver: WebDriver, library_engine: Engine
+) -> None:
+    """A `redraft` event clears the dimmed draft; the second draft streams in its place. The
+    stream is crafted in the API's event shapes and holds before its answer, so the page can
+    be read between the two."""
+    import asyncio
+
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    crafted = _crafted_answers(library_engine)
+    sources, *_, (_, refuse) = crafted["refuse"]
+    release = asyncio.Event()
+
+    async def events():
+        yield sse(*sources)
+        yield sse("token", TokenEvent(text="A first try [1]."))
+        yield sse("redraft", RedraftEvent(reason="model_declined"))
+        yield sse("token", TokenEvent(text="A second try [2]."))
+        await asyncio.wait_for(release.wait(), timeout=60)
+        yield sse("answer", refuse)
+
+    async def stream(request: Request) -> StreamingResponse:
+        return StreamingResponse(events(), media_type="text/event-stream")
+
+    async def go(request: Request) -> dict:
+        release.set()
+        return {}
+
+    app = create_app(engine=library_engine)
+    app.router.add_api_route("/v1/ask/stream", stream, methods=["POST"])
+    app.router.add_api_route("/test/release", go, methods=["POST"])
+    app.router.routes.insert(0, app.router.routes.pop())
+    app.router.routes.insert(0, app.router.routes.pop())  # both ahead of the engine's routes
+
+    with live_server(app) as url:
+        driver.get(f"{url}/")
+        wait_for(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#doc-list li"))
+        box = driver.find_element(By.ID, "question")
+        box.send_keys("anything", Keys.ENTER)
+        draft = "return document.getElementById('draft').textContent"
+        wait_for(driver, lambda d: js(d, draft) == "A second try [2].")
+        status = driver.find_element(By.ID, "ask-status").text
+        assert "writing another" in status, status
+        httpx.post(f"{url}/test/release")
+        wait_for(
+            driver,
+            lambda d: js(d, "return document.getElementById('answer').dataset.state") == "done",
+        )
+        assert driver.find_element(By.ID, "abstain").is_displayed()
         assert not page_errors(driver)
 
 

@@ -259,6 +259,9 @@
           setStatus("ask-status", "The model is writing; each sentence is checked as it ends…");
         } else if (event.name === "token") {
           addDraft(event.data.text);
+        } else if (event.name === "redraft") {
+          $("draft").replaceChildren();
+          setStatus("ask-status", "The passages did not hold that draft; the model is writing another…");
         } else if (event.name === "sentence") {
           addCheckedSentence(event.data);
         } else if (event.name === "answer") {

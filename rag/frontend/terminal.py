@@ -129,6 +129,8 @@ class ChatUI:
                         status.update(f"reading {n} passage{'s' if n != 1 else ''}…")
                     elif event.kind == "token" and not shown:
                         status.update("writing…")
+                    elif event.kind == "redraft":
+                        status.update("the passages did not hold that draft; writing another…")
                     elif event.kind == "sentence":
                         self.console.print(f"[bold]{escape(event.text)}[/bold]")
                         shown.append(event.text)

@@ -231,6 +231,8 @@ class Generator:
         # Re-entrant: the streaming thread may judge a finished sentence mid-stream.
         self._lock = threading.RLock()
         self._streaming = False
+        # The checks' start of the cache (system turn and passages), kept over a second draft.
+        self._held: _Held | None = None
         self._system_turn = SystemTurnCache(
             self._llm, state_dir, _identity(self.model_path, n_ctx, self._llm.n_batch, threads)
         )
@@ -281,11 +283,35 @@ class Generator:
         scores: list[float] = []
         with self._lock, self._keeping_stream():
             for messages in prompts:
-                logits = self._eval_reusing_prefix(self._system_turn.tokens(messages))
+                tokens = self._system_turn.tokens(messages)
+                if not self._take_held(tokens):
+                    self._system_turn.ensure(messages)
+                logits = self._eval_reusing_prefix(tokens)
                 a = max(float(logits[t]) for t in yes)
                 b = max(float(logits[t]) for t in no)
                 scores.append(1.0 / (1.0 + math.exp(b - a)))
         return scores
+
+    def hold(self, messages: list[dict[str, str]]) -> None:
+        """Before a draft under another system turn: copy out the start of the cache that the
+        checks' prompt `messages` shares (the system turn and the passages), so the checks
+        after that draft read it back instead of evaluating the passages again (about 5 s on
+        two cores; the copy takes tens of milliseconds)."""
+        if self._system_turn.formatter is None:
+            return
+        with self._lock:
+            tokens = self._system_turn.tokens(messages)
+            n = self._keep_common_prefix(tokens, len(tokens) - 1)
+            self._held = _Held(tokens[:n], *_copy_sequence(self._llm)) if n else None
+
+    def _take_held(self, tokens: list[int]) -> bool:
+        """Put the held start back when `tokens` begin with it and the cache lost it."""
+        held, llm = self._held, self._llm
+        if held is None or tokens[: len(held.tokens)] != held.tokens:
+            return False
+        if common_length(llm.input_ids[: llm.n_tokens].tolist(), held.tokens) < len(held.tokens):
+            _put_sequence(llm, held.state, held.size, held.tokens)
+        return True
 
     @contextlib.contextmanager
     def _keeping_stream(self) -> Iterator[None]:
@@ -297,21 +323,12 @@ class Generator:
             yield
             return
         llm = self._llm
-        ctx = llm._ctx.ctx
-        import llama_cpp
-
-        size = llama_cpp.llama_state_seq_get_size(ctx, 0)
-        buffer = (ctypes.c_uint8 * size)()
-        written = llama_cpp.llama_state_seq_get_data(ctx, buffer, size, 0)
-        tokens, n_tokens = llm.input_ids[: llm.n_tokens].copy(), llm.n_tokens
+        buffer, written = _copy_sequence(llm)
+        tokens = llm.input_ids[: llm.n_tokens].tolist()
         try:
             yield
         finally:
-            llm._ctx.kv_cache_seq_rm(0, -1, -1)
-            if llama_cpp.llama_state_seq_set_data(ctx, buffer, written, 0) != written:
-                raise ModelError("llama.cpp could not restore the draft after a support check")
-            llm.input_ids[:n_tokens] = tokens
-            llm.n_tokens = n_tokens
+            _put_sequence(llm, buffer, written, tokens)
 
     @functools.cache  # noqa: B019 - one generator per process
     def _verdict_tokens(self) -> tuple[list[int], list[int]]:
@@ -437,6 +454,34 @@ def _identity(model_path: Path, n_ctx: int, n_batch: int, threads: int) -> str:
             ],
         )
     )
+
+
+@dataclass(frozen=True)
+class _Held:
+    tokens: list[int]
+    state: Any
+    size: int
+
+
+def _copy_sequence(llm: Any) -> tuple[Any, int]:
+    """llama.cpp's cache of the one sequence, copied out: (buffer, bytes written)."""
+    import llama_cpp
+
+    ctx = llm._ctx.ctx
+    size = llama_cpp.llama_state_seq_get_size(ctx, 0)
+    buffer = (ctypes.c_uint8 * size)()
+    return buffer, llama_cpp.llama_state_seq_get_data(ctx, buffer, size, 0)
+
+
+def _put_sequence(llm: Any, buffer: Any, written: int, tokens: list[int]) -> None:
+    """Put back a cache copied by `_copy_sequence`, and the tokens it holds."""
+    import llama_cpp
+
+    llm._ctx.kv_cache_seq_rm(0, -1, -1)
+    if llama_cpp.llama_state_seq_set_data(llm._ctx.ctx, buffer, written, 0) != written:
+        raise ModelError("llama.cpp could not put back a kept cache")
+    llm.input_ids[: len(tokens)] = tokens
+    llm.n_tokens = len(tokens)
 
 
 _loaded: dict[tuple[str, int, int], Generator] = {}

@@ -81,6 +81,16 @@ class SystemTurnCache:
             result.prompt.encode("utf-8"), add_bos=not result.added_special, special=True
         )
 
+    def ensure(self, messages: list[dict[str, str]]) -> None:
+        """Bring this prompt's system turn back when the cache holds another one (a draft
+        written under other prompts), so it is read from memory or disk, not evaluated."""
+        if not messages or messages[0].get("role") != "system":
+            return
+        prefix = self.prefix(messages[0]["content"])
+        llm, n = self._llm, len(prefix)
+        if prefix and not (llm.n_tokens >= n and llm.input_ids[:n].tolist() == prefix):
+            self.settle(messages)
+
     def settle(self, messages: list[dict[str, str]]) -> None:
         """Leave the cache holding this prompt's system turn and nothing after it."""
         if not messages or messages[0].get("role") != "system":

@@ -29,6 +29,8 @@ class PromptSet:
     rewrite: Template
     judge: Template
     relevance: Template
+    # The system turn of a second draft (`second_system.txt`; empty: no second draft).
+    second_system: str = ""
 
     @classmethod
     def load(cls, prompts_dir: Path) -> PromptSet:
@@ -58,6 +60,7 @@ class PromptSet:
             rewrite=Template(read("rewrite.txt").strip()),
             judge=Template(read("judge.txt").strip()),
             relevance=Template(read("relevance.txt").strip()),
+            second_system=read("second_system.txt", missing="").strip(),
         )
 
     def render_passage(self, n: int, outlet: str | None, title: str, text: str) -> str:
@@ -106,6 +109,19 @@ class PromptSet:
         """The answer prompt. System rules first and unchanged between questions, so llama.cpp
         reuses their KV; the passages next, so the checks that follow reuse theirs."""
         return self._messages(question, passages, self.instruction)
+
+    def second_messages(self, question: str, passages: list[str]) -> list[dict[str, str]]:
+        """The answer prompt of a second draft: the same passages and question under a plain
+        system turn, without the rules and the worked example, which make this model decline
+        or misread some questions they were not tuned on. Its checks keep the default prompt,
+        whose system turn the judge was calibrated under."""
+        user = self.question.safe_substitute(
+            passages="\n\n".join(passages), instruction="", question=question
+        )
+        return [
+            {"role": "system", "content": self.second_system},
+            {"role": "user", "content": user},
+        ]
 
     def _messages(
         self, turn: str, passages: list[str], instruction: str = ""
