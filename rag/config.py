@@ -47,7 +47,7 @@ class Settings(BaseSettings):
         0.6,
         ge=0.0,
         le=1.0,
-        description="Least P(yes) from the support judge that keeps a sentence of a second draft.",
+        description="Least P(yes) in the support check that keeps a sentence of a second draft.",
     )
     cache_dir: Path = Field(
         default_factory=default_cache_dir,
