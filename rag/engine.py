@@ -498,15 +498,17 @@ class Engine:
         live = getattr(self.generator, "judges_mid_stream", True)
         with self._answer_turn():
             answer = yield from self._draft_events(prepared, cancel, live)
-            second = self.second_draft(prepared, answer) if answer is not None else None
-            if answer is not None and second is not None:
+            if answer is None:
+                return
+            second = self.second_draft(prepared, answer)
+            if second is not None:
                 yield StreamEvent("redraft", text=answer.abstain_reason or "")
                 self._hold_checks(prepared)
                 # Checked once it is written: its system turn is not the judge's, so a reading
                 # between two of its tokens would evaluate the passages again each time.
                 answer = yield from self._draft_events(second, cancel, live=False)
-            if answer is None:
-                return
+                if answer is None:
+                    return
         self.remember(prepared, answer)
         yield StreamEvent("answer", answer=answer)
 

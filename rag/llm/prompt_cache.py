@@ -87,9 +87,13 @@ class SystemTurnCache:
         if not messages or messages[0].get("role") != "system":
             return
         prefix = self.prefix(messages[0]["content"])
-        llm, n = self._llm, len(prefix)
-        if prefix and not (llm.n_tokens >= n and llm.input_ids[:n].tolist() == prefix):
+        if prefix and not self._holds(prefix):
             self.settle(messages)
+
+    def _holds(self, prefix: list[int]) -> bool:
+        """Whether the cache starts with these tokens."""
+        llm, n = self._llm, len(prefix)
+        return llm.n_tokens >= n and llm.input_ids[:n].tolist() == prefix
 
     def settle(self, messages: list[dict[str, str]]) -> None:
         """Leave the cache holding this prompt's system turn and nothing after it."""
@@ -99,7 +103,7 @@ class SystemTurnCache:
         if not prefix:
             return
         llm, n = self._llm, len(prefix)
-        if llm.n_tokens >= n and llm.input_ids[:n].tolist() == prefix:
+        if self._holds(prefix):
             llm._ctx.kv_cache_seq_rm(-1, n, -1)
             llm.n_tokens = n
             return

@@ -115,16 +115,10 @@ class PromptSet:
         system turn, without the rules and the worked example, which make this model decline
         or misread some questions they were not tuned on. Its checks keep the default prompt,
         whose system turn the judge was calibrated under."""
-        user = self.question.safe_substitute(
-            passages="\n\n".join(passages), instruction="", question=question
-        )
-        return [
-            {"role": "system", "content": self.second_system},
-            {"role": "user", "content": user},
-        ]
+        return self._messages(question, passages, system=self.second_system)
 
     def _messages(
-        self, turn: str, passages: list[str], instruction: str = ""
+        self, turn: str, passages: list[str], instruction: str = "", system: str | None = None
     ) -> list[dict[str, str]]:
         # The drafting instruction (instruction.txt) sits after the passages and only in the
         # answer prompt: the checks share the draft's cached prefix up to the passages, but
@@ -134,7 +128,10 @@ class PromptSet:
             instruction=instruction + "\n\n" if instruction else "",
             question=turn,
         )
-        return [{"role": "system", "content": self.system}, {"role": "user", "content": user}]
+        return [
+            {"role": "system", "content": self.system if system is None else system},
+            {"role": "user", "content": user},
+        ]
 
     def judge_prompts(
         self,
