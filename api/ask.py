@@ -58,7 +58,7 @@ STREAM_DOC = {
     200: {
         "description": "Server-sent events: `sources` (the passages, before generation; "
         "SourcesEvent), `token` (the unchecked draft as it is decoded; TokenEvent), `redraft` "
-        "(that draft came to nothing and the tokens after it are a second one; RedraftEvent), "
+        "(the model declined that draft and the tokens after it are a second one; RedraftEvent), "
         "`sentence` "
         "(each answer sentence as soon as it passes the check, numbered as the answer; "
         "SentenceEvent), then `answer` (the checked answer, the same body as /v1/ask), or "

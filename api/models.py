@@ -83,9 +83,9 @@ class TokenEvent(BaseModel):
 
 
 class RedraftEvent(BaseModel):
-    """The draft so far came to nothing (`reason`: the model declined, or the check dropped
-    every sentence), and the model writes a second one under a plainer prompt: the `token`
-    events after this one are that draft's, from its start."""
+    """The model declined in the draft so far (`reason`: `model_declined`) and writes a second
+    one under a plainer prompt: the `token` events after this one are that draft's, from its
+    start."""
 
     reason: str
 

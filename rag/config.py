@@ -38,10 +38,9 @@ class Settings(BaseSettings):
     seeds_dir: Path = Field(PROJECT_ROOT / "seeds", description="The built-in corpus.")
     prompts_dir: Path = Field(PROJECT_ROOT / "prompts", description="Prompt templates.")
     second_draft: bool = Field(
-        False,
-        description="When the check drops every sentence of a draft, or the model declines,"
-        " draft once more under the plain system turn of prompts/second_system.txt, with the"
-        " same checks.",
+        True,
+        description="When the model declines to answer, draft once more under the plain"
+        " system turn of prompts/second_system.txt, with the same checks.",
     )
     second_draft_threshold: float = Field(
         0.6,

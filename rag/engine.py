@@ -58,9 +58,11 @@ from rag.retrieve.retrieval import RetrievalResult, merge_results, retrieve
 from rag.schemas import Answer, SearchResponse, SearchResult, Timings, text_problem
 
 ABSTAIN_TEXT = "The articles don't say."
-# A first draft that came to nothing gets a second (`Engine.second_draft`); one the judge read
-# as no answer to the question (`not_an_answer`, a near miss) does not.
-SECOND_DRAFT_REASONS = frozenset({"unsupported_answer", "model_declined"})
+# A draft the model declined gets a second (`Engine.second_draft`): the strict system turn
+# makes it decline some questions the passages answer. A draft whose every sentence the check
+# dropped does not: its claims were already wrong, and a second try mostly found other wrong
+# claims that passed. Nor does one the judge read as no answer (`not_an_answer`, a near miss).
+SECOND_DRAFT_REASONS = frozenset({"model_declined"})
 
 
 @dataclass
@@ -550,9 +552,9 @@ class Engine:
         return self.finish(prepared, draft, time.perf_counter(), checker)
 
     def second_draft(self, prepared: Prepared, answer: Answer) -> Prepared | None:
-        """The question once more under the plain system turn, when the first draft came to
-        nothing: the model declined, or the check dropped every sentence. Only a first draft
-        gets a second; the passages and the checks stay the same."""
+        """The question once more under the plain system turn, when the model declined the
+        first draft. Only a first draft gets a second; the passages and the checks stay the
+        same."""
         if (
             not self.settings.second_draft
             or not self.prompts.second_system

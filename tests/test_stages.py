@@ -429,23 +429,18 @@ SECOND_QUESTION = "How many sites across Ukraine were struck in the overnight at
 
 
 def _with_second_draft(scripted, on: bool = True) -> tuple[Engine, ScriptedModel]:
-    """The scripted engine with `NEWSDESK_SECOND_DRAFT` set (it is off by default)."""
+    """The scripted engine with `NEWSDESK_SECOND_DRAFT` set (it is on by default)."""
     engine, model = scripted
     other = Engine(engine.settings.model_copy(update={"second_draft": on}))
     other.__dict__.update(store=engine.store, embedder=engine.embedder, _generator=model)
     return other, model
 
 
-@pytest.mark.parametrize(
-    "first",
-    [
-        "The articles don't say.",  # the model declined
-        "90 sites across Ukraine were struck in the overnight attack [1].",  # nothing held
-    ],
-)
-def test_a_draft_that_came_to_nothing_gets_a_second_under_the_plain_system_turn(scripted, first):
+def test_a_declined_draft_gets_a_second_under_the_plain_system_turn(scripted):
+    assert scripted[0].settings.second_draft  # on by default
     engine, model = _with_second_draft(scripted)
     n = passage_with(engine, SECOND_QUESTION, "17 sites")
+    first = "The articles don't say."
     second = f"17 sites across Ukraine were struck in the overnight attack [{n}]."
     _drafting_by_system_turn(engine, model, first, second)
     try:
@@ -462,8 +457,8 @@ def test_a_draft_that_came_to_nothing_gets_a_second_under_the_plain_system_turn(
             "content": prepared.messages[1]["content"],
         }  # the same passages and question (the drafting instruction is empty by default)
         assert engine.second_draft(redo, engine.finish(redo, first, 0.0)) is None  # one only
-        # Its sentences need the higher bar: the first draft came to nothing, so the passages
-        # are less likely to hold the answer.
+        # Its sentences need the higher bar: the model declined the question once, so the
+        # passages are less likely to hold the answer.
         bars = [engine.draft_checker(p).grounder.threshold for p in (prepared, redo)]
         assert bars == [engine.settings.support_threshold, engine.settings.second_draft_threshold]
         assert bars[0] < bars[1]
@@ -473,7 +468,7 @@ def test_a_draft_that_came_to_nothing_gets_a_second_under_the_plain_system_turn(
         assert kinds.count("redraft") == 1 and kinds[-1] == "answer"
         redraft = kinds.index("redraft")
         assert "token" in kinds[:redraft] and "token" in kinds[redraft:]
-        assert events[redraft].text in ("model_declined", "unsupported_answer")
+        assert events[redraft].text == "model_declined"
         assert "".join(e.text for e in events[redraft:] if e.kind == "token") == second
         streamed = events[-1].answer
         assert streamed is not None
@@ -482,8 +477,7 @@ def test_a_draft_that_came_to_nothing_gets_a_second_under_the_plain_system_turn(
         del model.reply
 
 
-def test_no_second_draft_when_the_first_holds_or_it_is_off(scripted, tmp_path):
-    assert not scripted[0].settings.second_draft  # off by default
+def test_no_second_draft_when_the_first_holds_fails_the_check_or_it_is_off(scripted, tmp_path):
     engine, model = _with_second_draft(scripted)
     n = passage_with(engine, SECOND_QUESTION, "17 sites")
     good = f"17 sites across Ukraine were struck in the overnight attack [{n}]."
@@ -492,6 +486,15 @@ def test_no_second_draft_when_the_first_holds_or_it_is_off(scripted, tmp_path):
         before = model.calls
         assert engine.ask(SECOND_QUESTION).answerable and model.calls - before == 1
         assert "redraft" not in [e.kind for e in engine.generate(engine.prepare(SECOND_QUESTION))]
+        # A draft whose every sentence the check dropped made its wrong claims already; a
+        # second try is not asked for.
+        unsupported = "90 sites across Ukraine were struck in the overnight attack [1]."
+        _drafting_by_system_turn(engine, model, unsupported, good)
+        before = model.calls
+        answer = engine.ask(SECOND_QUESTION)
+        assert answer.abstain_reason == "unsupported_answer" and model.calls - before == 1
+        kinds = [e.kind for e in engine.generate(engine.prepare(SECOND_QUESTION))]
+        assert "redraft" not in kinds and kinds[-1] == "answer"
         off, _ = _with_second_draft(scripted, on=False)
         _drafting_by_system_turn(engine, model, "The articles don't say.", good)
         before = model.calls

@@ -261,7 +261,7 @@
           addDraft(event.data.text);
         } else if (event.name === "redraft") {
           $("draft").replaceChildren();
-          setStatus("ask-status", "The passages did not hold that draft; the model is writing another…");
+          setStatus("ask-status", "The model declined; it is writing another draft under a plainer prompt…");
         } else if (event.name === "sentence") {
           addCheckedSentence(event.data);
         } else if (event.name === "answer") {

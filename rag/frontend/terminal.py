@@ -130,7 +130,7 @@ class ChatUI:
                     elif event.kind == "token" and not shown:
                         status.update("writing…")
                     elif event.kind == "redraft":
-                        status.update("the passages did not hold that draft; writing another…")
+                        status.update("the model declined; writing another draft…")
                     elif event.kind == "sentence":
                         self.console.print(f"[bold]{escape(event.text)}[/bold]")
                         shown.append(event.text)
