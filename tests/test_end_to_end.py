@@ -6,6 +6,7 @@ import pytest
 
 from rag.answer.stages import DISAGREE_TEXT
 from rag.config import PROJECT_ROOT
+from rag.engine import Engine
 
 SEEDS = PROJECT_ROOT / "seeds"
 QUESTION = "Which countries refused to send troops to Ukraine?"
@@ -290,3 +291,30 @@ def test_a_count_question_answered_without_a_count_is_declined(seeded_engine):
     draft = f"The proposed deal includes continuing to train and supply Ukraine’s own army [{n}]."
     answer = seeded_engine.finish(prepared, draft, 0.0)
     assert not answer.answerable and answer.abstain_reason == "not_an_answer", answer
+
+
+def test_a_question_the_model_declines_is_answered_by_a_second_draft(
+    seeded_engine, embedder, tmp_path
+):
+    # A bbc-dev list question (d14) whose answer is in the first passage, which the 1.5B model
+    # declines under the default system turn; the plain second draft names every item, each
+    # sentence cited to the gold article and passing the higher bar. Without the second draft
+    # the answer is a refusal.
+    from eval.corpora import CORPORA
+    from eval.harness import corpus_engine
+
+    gold = next(q for q in CORPORA["bbc-dev"].load() if q.id == "d14")
+    engine = corpus_engine(seeded_engine.settings, tmp_path, CORPORA["bbc-dev"], embedder)
+    assert engine.settings.second_draft  # on by default
+    events = list(engine.generate(engine.prepare(gold.question)))
+    kinds = [e.kind for e in events]
+    assert kinds.count("redraft") == 1 and kinds[-1] == "answer", kinds
+    assert events[kinds.index("redraft")].text == "model_declined"
+    answer = events[-1].answer
+    assert answer is not None and answer.answerable, answer
+    for group in gold.gold_answers:
+        assert any(a.lower() in answer.answer.lower() for a in group), (group, answer.answer)
+    assert {c.doc_id for c in answer.citations} <= set(gold.gold_doc_ids), answer.citations
+    off = Engine(engine.settings.model_copy(update={"second_draft": False}))
+    off.__dict__.update(store=engine.store, embedder=embedder)
+    assert off.ask(gold.question).abstain_reason == "model_declined"
