@@ -25,6 +25,18 @@ os.environ.setdefault("NEWSDESK_ANSWER_CACHE", "0")
 os.environ["NEWSDESK_DATABASE_URL"] = ""
 
 
+def engine_over(
+    engine: Engine, settings: Settings | None = None, generator: object | None = None
+) -> Engine:
+    """Another engine over `engine`'s store and embedder, without ingesting again: other
+    settings, a stand-in for the model, or only an answer cache of its own."""
+    other = Engine(settings or engine.settings)
+    other.__dict__.update(store=engine.store, embedder=engine.embedder)
+    if generator is not None:
+        other.__dict__["_generator"] = generator
+    return other
+
+
 @pytest.fixture(scope="session")
 def load_script() -> Callable[[str], ModuleType]:
     """A module of `scripts/`, for the tests of the tools there: they run as files, not as an

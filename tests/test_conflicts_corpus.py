@@ -11,6 +11,7 @@ import functools
 from pathlib import Path
 
 import pytest
+from conftest import engine_over
 
 from eval.corpora import CORPORA
 from rag.answer.citations import take_snapshot
@@ -27,18 +28,16 @@ class _Tokens:
         self.count_tokens = functools.lru_cache(maxsize=None)(vocab_counter(model_file))
 
 
-def _without_model(engine: Engine, embedder) -> Engine:
+def _without_model(engine: Engine) -> Engine:
     model_file = local_model_file(engine.settings.model, engine.settings.cache_dir)
     if model_file is None:
         pytest.skip("the default GGUF is not on this machine (make setup assembles it)")
-    reader = Engine(engine.settings)
-    reader.__dict__.update(store=engine.store, embedder=embedder, _generator=_Tokens(model_file))
-    return reader
+    return engine_over(engine, generator=_Tokens(model_file))
 
 
 @pytest.fixture(scope="module")
-def seeds(seeded_engine, embedder) -> Engine:
-    return _without_model(seeded_engine, embedder)
+def seeds(seeded_engine) -> Engine:
+    return _without_model(seeded_engine)
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +46,7 @@ def bbc_dev(seeded_engine, embedder, tmp_path_factory) -> Engine:
     engine = Engine(seeded_engine.settings.model_copy(update={"data_dir": data}))
     engine.__dict__["embedder"] = embedder
     engine.ingest([CORPORA["bbc-dev"].articles])
-    return _without_model(engine, embedder)
+    return _without_model(engine)
 
 
 def conflicts_for(engine: Engine, question: str) -> list[Conflict]:

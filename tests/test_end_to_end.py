@@ -3,10 +3,10 @@
 from pathlib import Path
 
 import pytest
+from conftest import engine_over
 
 from rag.answer.stages import DISAGREE_TEXT
 from rag.config import PROJECT_ROOT
-from rag.engine import Engine
 
 SEEDS = PROJECT_ROOT / "seeds"
 QUESTION = "Which countries refused to send troops to Ukraine?"
@@ -315,6 +315,5 @@ def test_a_question_the_model_declines_is_answered_by_a_second_draft(
     for group in gold.gold_answers:
         assert any(a.lower() in answer.answer.lower() for a in group), (group, answer.answer)
     assert {c.doc_id for c in answer.citations} <= set(gold.gold_doc_ids), answer.citations
-    off = Engine(engine.settings.model_copy(update={"second_draft": False}))
-    off.__dict__.update(store=engine.store, embedder=embedder)
+    off = engine_over(engine, engine.settings.model_copy(update={"second_draft": False}))
     assert off.ask(gold.question).abstain_reason == "model_declined"

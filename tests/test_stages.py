@@ -8,6 +8,7 @@ import re
 import shutil
 
 import pytest
+from conftest import engine_over
 from scripted import ScriptedModel
 from test_grounding import bow
 from test_streaming import tokens
@@ -328,11 +329,8 @@ def test_cite_quotes_a_side_read_outside_the_passages():
 @pytest.fixture(scope="module")
 def scripted(seeded_engine) -> tuple[Engine, ScriptedModel]:
     """The seeds' real store and embedder; the draft is whatever a test sets."""
-    engine = Engine(seeded_engine.settings)
-    engine.__dict__.update(store=seeded_engine.store, embedder=seeded_engine.embedder)
     model = ScriptedModel(lambda text: len(text.split()))
-    engine.__dict__["_generator"] = model
-    return engine, model
+    return engine_over(seeded_engine, generator=model), model
 
 
 def finished(scripted: tuple[Engine, ScriptedModel], question: str, draft: str):
@@ -431,9 +429,8 @@ SECOND_QUESTION = "How many sites across Ukraine were struck in the overnight at
 def _with_second_draft(scripted, on: bool = True) -> tuple[Engine, ScriptedModel]:
     """The scripted engine with `NEWSDESK_SECOND_DRAFT` set (it is on by default)."""
     engine, model = scripted
-    other = Engine(engine.settings.model_copy(update={"second_draft": on}))
-    other.__dict__.update(store=engine.store, embedder=engine.embedder, _generator=model)
-    return other, model
+    settings = engine.settings.model_copy(update={"second_draft": on})
+    return engine_over(engine, settings, model), model
 
 
 def test_a_declined_draft_gets_a_second_under_the_plain_system_turn(scripted):
